@@ -1,0 +1,12 @@
+//! The workspace's crates beside the crates a user would pick instead, on the same work.
+//!
+//! One criterion group per case, named `<crate>/<case>`; the function id names the
+//! contender (`ours`, `crossbeam`, `tokio_util`, …) so `cargo xtask bench` can line them
+//! up and compute each peer's ratio to ours. Each module benchmarks one crate.
+
+use criterion::{criterion_group, criterion_main};
+
+mod core;
+
+criterion_group!(benches, core::bench_all);
+criterion_main!(benches);

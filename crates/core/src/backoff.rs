@@ -1,0 +1,137 @@
+//! Exponential back-off for spin loops, which yields to loom under the model.
+
+use core::cell::Cell;
+use core::fmt;
+
+use crate::sync::{hint, thread};
+
+/// Doublings of the spin count before [`Backoff::snooze`] starts yielding the CPU.
+const SPIN_LIMIT: u32 = 6;
+/// Steps after which [`Backoff::is_completed`] advises parking instead of trying again.
+#[cfg(not(loom))]
+const YIELD_LIMIT: u32 = 10;
+/// Under loom a spin is a yield to the model, and every extra yield multiplies the
+/// interleavings to explore: advise parking after the first one.
+#[cfg(loom)]
+const YIELD_LIMIT: u32 = 1;
+
+/// Exponential back-off for a thread waiting on another: spin, then yield, then park.
+///
+/// The recipe every blocking operation of the workspace follows is: try; on failure
+/// [`snooze`](Backoff::snooze) and try again until [`is_completed`](Backoff::is_completed)
+/// says that more spinning is wasted CPU; then register for a wake-up and park.
+/// [`spin`](Backoff::spin) is for retrying a lost compare-and-swap, where the other thread
+/// is making progress and yielding would only slow things down.
+///
+/// All spinning goes through [`sync::hint::spin_loop`](crate::sync::hint::spin_loop), which
+/// under loom yields to the model checker rather than burning a branch budget.
+///
+/// # Examples
+///
+/// ```
+/// use patterns_core::Backoff;
+/// use std::sync::atomic::{AtomicBool, Ordering};
+///
+/// let ready = AtomicBool::new(true);
+/// let backoff = Backoff::new();
+/// while !ready.load(Ordering::Acquire) {
+///     if backoff.is_completed() {
+///         break; // park here instead, after registering for a wake-up
+///     }
+///     backoff.snooze();
+/// }
+/// ```
+pub struct Backoff {
+    step: Cell<u32>,
+}
+
+impl Backoff {
+    /// A fresh back-off, at its shortest step.
+    #[must_use]
+    pub const fn new() -> Self {
+        Backoff { step: Cell::new(0) }
+    }
+
+    /// Goes back to the shortest step, after progress was made.
+    pub fn reset(&self) {
+        self.step.set(0);
+    }
+
+    /// Backs off in a compare-and-swap retry loop: spins only, never yields.
+    pub fn spin(&self) {
+        let step = self.step.get().min(SPIN_LIMIT);
+        Self::spin_for(step);
+        if self.step.get() <= SPIN_LIMIT {
+            self.step.set(self.step.get() + 1);
+        }
+    }
+
+    /// Backs off while waiting for another thread: spins at first, then yields the CPU.
+    pub fn snooze(&self) {
+        let step = self.step.get();
+        if step <= SPIN_LIMIT && !cfg!(loom) {
+            Self::spin_for(step);
+        } else {
+            thread::yield_now();
+        }
+        if step <= YIELD_LIMIT {
+            self.step.set(step + 1);
+        }
+    }
+
+    /// True once backing off more is wasted CPU: the waiter should park.
+    #[must_use]
+    pub fn is_completed(&self) -> bool {
+        self.step.get() > YIELD_LIMIT
+    }
+
+    fn spin_for(step: u32) {
+        // Under loom each hint is a yield to the model: one stands for the whole burst.
+        let spins = if cfg!(loom) { 1 } else { 1u32 << step };
+        for _ in 0..spins {
+            hint::spin_loop();
+        }
+    }
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Backoff::new()
+    }
+}
+
+impl fmt::Debug for Backoff {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Backoff")
+            .field("step", &self.step.get())
+            .field("is_completed", &self.is_completed())
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn snooze_completes_after_the_yield_limit() {
+        let backoff = Backoff::new();
+        let mut snoozes = 0;
+        while !backoff.is_completed() {
+            backoff.snooze();
+            snoozes += 1;
+        }
+        assert_eq!(snoozes, YIELD_LIMIT + 1);
+        backoff.reset();
+        assert!(!backoff.is_completed());
+    }
+
+    #[test]
+    fn spin_alone_never_advises_parking() {
+        let backoff = Backoff::new();
+        for _ in 0..100 {
+            backoff.spin();
+        }
+        assert!(!backoff.is_completed());
+    }
+}
