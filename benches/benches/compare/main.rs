@@ -6,7 +6,8 @@
 
 use criterion::{criterion_group, criterion_main};
 
+mod bounded_buffer;
 mod core;
 
-criterion_group!(benches, core::bench_all);
+criterion_group!(benches, core::bench_all, bounded_buffer::bench_all);
 criterion_main!(benches);

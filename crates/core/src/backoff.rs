@@ -8,12 +8,7 @@ use crate::sync::{hint, thread};
 /// Doublings of the spin count before [`Backoff::snooze`] starts yielding the CPU.
 const SPIN_LIMIT: u32 = 6;
 /// Steps after which [`Backoff::is_completed`] advises parking instead of trying again.
-#[cfg(not(loom))]
 const YIELD_LIMIT: u32 = 10;
-/// Under loom a spin is a yield to the model, and every extra yield multiplies the
-/// interleavings to explore: advise parking after the first one.
-#[cfg(loom)]
-const YIELD_LIMIT: u32 = 1;
 
 /// Exponential back-off for a thread waiting on another: spin, then yield, then park.
 ///
@@ -48,16 +43,19 @@ pub struct Backoff {
 impl Backoff {
     /// A fresh back-off, at its shortest step.
     #[must_use]
+    #[inline]
     pub const fn new() -> Self {
         Backoff { step: Cell::new(0) }
     }
 
     /// Goes back to the shortest step, after progress was made.
+    #[inline]
     pub fn reset(&self) {
         self.step.set(0);
     }
 
     /// Backs off in a compare-and-swap retry loop: spins only, never yields.
+    #[inline]
     pub fn spin(&self) {
         let step = self.step.get().min(SPIN_LIMIT);
         Self::spin_for(step);
@@ -67,6 +65,7 @@ impl Backoff {
     }
 
     /// Backs off while waiting for another thread: spins at first, then yields the CPU.
+    #[inline]
     pub fn snooze(&self) {
         let step = self.step.get();
         if step <= SPIN_LIMIT && !cfg!(loom) {
@@ -80,11 +79,17 @@ impl Backoff {
     }
 
     /// True once backing off more is wasted CPU: the waiter should park.
+    ///
+    /// Under loom it is true from the start. Spinning before parking is only an
+    /// optimization, while every retry it adds multiplies the interleavings loom must
+    /// explore and spends the preemption budget that the races around parking need.
     #[must_use]
+    #[inline]
     pub fn is_completed(&self) -> bool {
-        self.step.get() > YIELD_LIMIT
+        cfg!(loom) || self.step.get() > YIELD_LIMIT
     }
 
+    #[inline]
     fn spin_for(step: u32) {
         // Under loom each hint is a yield to the model: one stands for the whole burst.
         let spins = if cfg!(loom) { 1 } else { 1u32 << step };

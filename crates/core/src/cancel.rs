@@ -9,7 +9,7 @@ use crate::backoff::Backoff;
 use crate::clock::{Clock, SystemClock};
 use crate::error::CancelReason;
 use crate::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
-use crate::sync::{thread, Arc, Mutex, UnmodeledArc};
+use crate::sync::{Arc, Mutex, Parker, UnmodeledArc};
 
 /// `Node::state` before the token fires.
 const ACTIVE: u8 = 0;
@@ -310,15 +310,18 @@ impl CancelToken {
             }
             backoff.snooze();
         }
-        let waiter = thread::current();
-        let _wake = self.on_cancel(move |_| waiter.unpark());
+        let parker = Arc::new(Parker::new());
+        let _wake = {
+            let parker = Arc::clone(&parker);
+            self.on_cancel(move |_| parker.unpark())
+        };
         let until = earliest(limit, self.node.deadline);
         loop {
             if let Some(reason) = self.reason() {
                 return Some(reason);
             }
             match until {
-                None => thread::park(),
+                None => parker.park(),
                 Some(at) if self.node.clock.now() >= at => return self.reason(),
                 Some(at) => self.node.clock.park_until(at),
             }

@@ -29,6 +29,33 @@ pub(super) mod hint {
     pub use loom::hint::spin_loop;
 }
 
+/// A parking spot for the thread that made it, as a loom `Notify`: unlike loom's
+/// `Thread::unpark`, which also wakes a thread blocked on a mutex or a join and so aborts
+/// the model (tokio-rs/loom#249), it reaches only a `park` on this parker.
+#[derive(Debug, Default)]
+pub struct Parker {
+    notify: loom::sync::Notify,
+}
+
+impl Parker {
+    /// A parker for the current thread.
+    pub fn new() -> Self {
+        Parker {
+            notify: loom::sync::Notify::new(),
+        }
+    }
+
+    /// Blocks until [`unpark`](Parker::unpark), or spuriously.
+    pub fn park(&self) {
+        self.notify.wait();
+    }
+
+    /// Wakes the owner, or makes its next `park` return at once.
+    pub fn unpark(&self) {
+        self.notify.notify();
+    }
+}
+
 /// A mutual-exclusion lock whose [`lock`](Mutex::lock) ignores poisoning.
 pub struct Mutex<T: ?Sized>(loom::sync::Mutex<T>);
 

@@ -13,6 +13,10 @@
 //! * [`Condvar::wait`] and [`Condvar::wait_timeout`] likewise return the guard directly.
 //! * [`UnsafeCell`] has loom's closure-based access, [`UnsafeCell::with`] and
 //!   [`UnsafeCell::with_mut`], so loom can check every access for data races.
+//! * [`Parker`] is a park token for one thread: the thread's own under `std`, a loom
+//!   `Notify` under loom, where `Thread::unpark` would also wake the thread out of a mutex
+//!   wait and abort the model (tokio-rs/loom#249). Code that unparks another thread it
+//!   does not otherwise synchronize with uses a `Parker`.
 //! * [`thread::park_timeout`] exists in both; under loom, which has no model of time, it
 //!   yields and returns — a spurious wake-up, which every caller must tolerate anyway.
 //!
@@ -26,7 +30,7 @@ mod imp;
 #[path = "std.rs"]
 mod imp;
 
-pub use imp::{Arc, Condvar, Mutex, MutexGuard, UnsafeCell};
+pub use imp::{Arc, Condvar, Mutex, MutexGuard, Parker, UnsafeCell};
 
 /// `std::sync::Arc` in every build, for immutable values that loom need not model, such
 /// as a shared `dyn` [`Clock`](crate::Clock).

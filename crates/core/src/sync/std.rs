@@ -24,6 +24,39 @@ pub(super) mod hint {
     pub use std::hint::spin_loop;
 }
 
+/// A parking spot for the thread that made it: `std`'s park token of that thread.
+#[derive(Debug)]
+pub struct Parker {
+    thread: std::thread::Thread,
+}
+
+impl Parker {
+    /// A parker for the current thread.
+    pub fn new() -> Self {
+        Parker {
+            thread: std::thread::current(),
+        }
+    }
+
+    /// Blocks until [`unpark`](Parker::unpark) (or any unpark of the owning thread), or
+    /// spuriously. Called by the owning thread only.
+    pub fn park(&self) {
+        debug_assert_eq!(std::thread::current().id(), self.thread.id());
+        std::thread::park();
+    }
+
+    /// Wakes the owner, or makes its next `park` return at once.
+    pub fn unpark(&self) {
+        self.thread.unpark();
+    }
+}
+
+impl Default for Parker {
+    fn default() -> Self {
+        Parker::new()
+    }
+}
+
 /// A mutual-exclusion lock whose [`lock`](Mutex::lock) ignores poisoning.
 #[derive(Default)]
 pub struct Mutex<T: ?Sized>(std::sync::Mutex<T>);

@@ -1,0 +1,557 @@
+//! The ring flavor: a bounded MPMC queue in a fixed array of slots, for capacity ≥ 1.
+//!
+//! This is Dmitry Vyukov's bounded MPMC queue, as crossbeam-channel's array flavor uses
+//! it: every slot carries a *stamp* saying which lap may use it next and for what, so
+//! producers and consumers claim slots with one compare-and-swap on `tail` or `head` and
+//! never touch a lock. On top of it: claiming several adjacent slots with one
+//! compare-and-swap (the batch operations), a close bit, and parking through
+//! [`SyncWaker`].
+//!
+//! ## Stamps
+//!
+//! `head` and `tail` are stamps `lap | mark | index`: `index` (below `mark_bit`) is a slot
+//! position, `mark_bit` (a power of two above every index) is set in `tail` once the
+//! channel is closed, and the bits from `one_lap = 2 * mark_bit` up count laps. A slot's
+//! own stamp is `tail` when it is free for the producer holding that `tail`, and
+//! `head + 1` when it holds a value for the consumer holding that `head`; taking the
+//! value sets it to `head + one_lap`, the position one lap later.
+
+use core::fmt;
+use core::mem::MaybeUninit;
+use std::collections::VecDeque;
+
+use crossbeam_utils::CachePadded;
+use patterns_core::Backoff;
+
+use crate::context::{Context, Operation, Selected, Spin};
+use crate::sync::atomic::{self, AtomicUsize, Ordering};
+use crate::sync::UnsafeCell;
+use crate::wait::{Failure, Wait};
+use crate::waker::SyncWaker;
+
+struct Slot<T> {
+    /// See the module docs: which lap and side may use the slot next.
+    stamp: AtomicUsize,
+    /// Initialized exactly while the stamp says the slot holds a value.
+    msg: UnsafeCell<MaybeUninit<T>>,
+}
+
+/// What a claim on slots found.
+enum Claim {
+    /// `count` adjacent slots from `index`, the first of them at position `stamp`.
+    Got {
+        index: usize,
+        stamp: usize,
+        count: usize,
+    },
+    /// Full (for senders) or empty (for receivers), and not closed.
+    WouldBlock,
+    /// Closed: for senders at once, for receivers once the queue is drained.
+    Closed,
+}
+
+pub(crate) struct Array<T> {
+    /// The next position to read from (a stamp; see the module docs).
+    head: CachePadded<AtomicUsize>,
+    /// The next position to write to, with the close bit (a stamp).
+    tail: CachePadded<AtomicUsize>,
+    buffer: Box<[Slot<T>]>,
+    cap: usize,
+    /// A power of two above every index: set in `tail` when closed.
+    mark_bit: usize,
+    /// Added to a stamp to move it one lap on.
+    one_lap: usize,
+    /// Senders parked on a full queue.
+    senders: SyncWaker,
+    /// Receivers parked on an empty queue.
+    receivers: SyncWaker,
+}
+
+impl<T> Array<T> {
+    /// A ring of `cap >= 1` slots.
+    pub(crate) fn new(cap: usize) -> Self {
+        debug_assert!(cap >= 1);
+        let mark_bit = (cap + 1).next_power_of_two();
+        let buffer = (0..cap)
+            .map(|i| Slot {
+                stamp: AtomicUsize::new(i),
+                msg: UnsafeCell::new(MaybeUninit::uninit()),
+            })
+            .collect();
+        Array {
+            head: CachePadded::new(AtomicUsize::new(0)),
+            tail: CachePadded::new(AtomicUsize::new(0)),
+            buffer,
+            cap,
+            mark_bit,
+            one_lap: mark_bit * 2,
+            senders: SyncWaker::new(),
+            receivers: SyncWaker::new(),
+        }
+    }
+
+    /// Claims up to `want` adjacent free slots (never wrapping past the end of the buffer).
+    #[inline]
+    fn claim_send(&self, want: usize) -> Claim {
+        let backoff = Backoff::new();
+        let mut tail = self.tail.load(Ordering::Relaxed);
+        loop {
+            if tail & self.mark_bit != 0 {
+                return Claim::Closed;
+            }
+            let index = tail & (self.mark_bit - 1);
+            let lap = tail & !(self.one_lap - 1);
+            let stamp = self.buffer[index].stamp.load(Ordering::Acquire);
+            if stamp == tail {
+                let limit = want.min(self.cap - index);
+                let mut count = 1;
+                while count < limit
+                    && self.buffer[index + count].stamp.load(Ordering::Acquire) == tail + count
+                {
+                    count += 1;
+                }
+                let next = if index + count < self.cap {
+                    tail + count
+                } else {
+                    lap.wrapping_add(self.one_lap)
+                };
+                match self.tail.compare_exchange_weak(
+                    tail,
+                    next,
+                    Ordering::SeqCst,
+                    Ordering::Relaxed,
+                ) {
+                    Ok(_) => {
+                        return Claim::Got {
+                            index,
+                            stamp: tail,
+                            count,
+                        }
+                    }
+                    Err(current) => {
+                        tail = current;
+                        backoff.spin();
+                    }
+                }
+            } else if stamp.wrapping_add(self.one_lap) == tail + 1 {
+                // The slot still holds last lap's value: full, unless a receiver has
+                // claimed it and is reading right now.
+                atomic::fence(Ordering::SeqCst);
+                let head = self.head.load(Ordering::Relaxed);
+                if head.wrapping_add(self.one_lap) == tail {
+                    return Claim::WouldBlock;
+                }
+                backoff.spin();
+                tail = self.tail.load(Ordering::Relaxed);
+            } else {
+                // Another sender claimed this position and has not moved `tail` yet.
+                backoff.snooze();
+                tail = self.tail.load(Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Claims up to `want` adjacent slots holding values (never wrapping past the end).
+    #[inline]
+    fn claim_recv(&self, want: usize) -> Claim {
+        let backoff = Backoff::new();
+        let mut head = self.head.load(Ordering::Relaxed);
+        loop {
+            let index = head & (self.mark_bit - 1);
+            let lap = head & !(self.one_lap - 1);
+            let stamp = self.buffer[index].stamp.load(Ordering::Acquire);
+            if stamp == head + 1 {
+                let limit = want.min(self.cap - index);
+                let mut count = 1;
+                while count < limit
+                    && self.buffer[index + count].stamp.load(Ordering::Acquire) == head + count + 1
+                {
+                    count += 1;
+                }
+                let next = if index + count < self.cap {
+                    head + count
+                } else {
+                    lap.wrapping_add(self.one_lap)
+                };
+                match self.head.compare_exchange_weak(
+                    head,
+                    next,
+                    Ordering::SeqCst,
+                    Ordering::Relaxed,
+                ) {
+                    Ok(_) => {
+                        return Claim::Got {
+                            index,
+                            stamp: head,
+                            count,
+                        }
+                    }
+                    Err(current) => {
+                        head = current;
+                        backoff.spin();
+                    }
+                }
+            } else if stamp == head {
+                // The slot is free: empty, unless a sender has claimed it and is writing.
+                atomic::fence(Ordering::SeqCst);
+                let tail = self.tail.load(Ordering::Relaxed);
+                if tail & !self.mark_bit == head {
+                    return if tail & self.mark_bit != 0 {
+                        Claim::Closed
+                    } else {
+                        Claim::WouldBlock
+                    };
+                }
+                backoff.spin();
+                head = self.head.load(Ordering::Relaxed);
+            } else {
+                // Another receiver claimed this position and has not moved `head` yet.
+                backoff.snooze();
+                head = self.head.load(Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Fills claimed slots from the front of `values`, publishes them, wakes receivers.
+    fn fill(&self, index: usize, stamp: usize, count: usize, values: &mut VecDeque<T>) {
+        debug_assert!(values.len() >= count);
+        for (i, msg) in values.drain(..count).enumerate() {
+            let slot = &self.buffer[index + i];
+            // SAFETY: the compare-and-swap in `claim_send` gave this thread alone the
+            // slot at position `stamp + i`, which holds no value (its stamp said free), and
+            // no one reads it until the stamp below says so. Covered by the loom models
+            // `send_recv_capacity_1` and `batch_send_recv`.
+            slot.msg.with_mut(|p| unsafe { (*p).write(msg) });
+            slot.stamp.store(stamp + i + 1, Ordering::Release);
+        }
+        self.receivers.notify(count);
+    }
+
+    /// Writes one value into a claimed slot, publishes it, wakes a receiver.
+    #[inline]
+    fn fill_one(&self, index: usize, stamp: usize, msg: T) {
+        let slot = &self.buffer[index];
+        // SAFETY: as in `fill`: the claim made this thread the slot's only writer, the slot
+        // is empty, and readers wait for the stamp stored next.
+        slot.msg.with_mut(|p| unsafe { (*p).write(msg) });
+        slot.stamp.store(stamp + 1, Ordering::Release);
+        self.receivers.notify(1);
+    }
+
+    /// Moves the values out of claimed slots into `out`, frees the slots, wakes senders.
+    fn drain_into(&self, index: usize, stamp: usize, count: usize, out: &mut impl Extend<T>) {
+        out.extend((0..count).map(|i| {
+            let slot = &self.buffer[index + i];
+            // SAFETY: the compare-and-swap in `claim_recv` gave this thread alone the slot
+            // at position `stamp + i`, whose stamp said it holds an initialized value;
+            // reading it moves the value out, and the stamp below hands the slot, now
+            // logically empty, to the next lap's sender. Covered by the loom models
+            // `send_recv_capacity_1` and `batch_send_recv`.
+            let msg = slot.msg.with(|p| unsafe { (*p).assume_init_read() });
+            slot.stamp.store(
+                stamp.wrapping_add(i).wrapping_add(self.one_lap),
+                Ordering::Release,
+            );
+            msg
+        }));
+        self.senders.notify(count);
+    }
+
+    /// Takes the value out of one claimed slot, frees it, wakes a sender.
+    #[inline]
+    fn take_one(&self, index: usize, stamp: usize) -> T {
+        let slot = &self.buffer[index];
+        // SAFETY: as in `drain_into`: the claim made this thread the slot's only reader and
+        // the stamp said it holds an initialized value, moved out exactly once here.
+        let msg = slot.msg.with(|p| unsafe { (*p).assume_init_read() });
+        slot.stamp
+            .store(stamp.wrapping_add(self.one_lap), Ordering::Release);
+        self.senders.notify(1);
+        msg
+    }
+
+    #[inline]
+    pub(crate) fn try_send(&self, msg: T) -> Result<(), (T, Failure)> {
+        match self.claim_send(1) {
+            Claim::Got { index, stamp, .. } => {
+                self.fill_one(index, stamp, msg);
+                Ok(())
+            }
+            Claim::WouldBlock => Err((msg, Failure::WouldBlock)),
+            Claim::Closed => Err((msg, Failure::Closed)),
+        }
+    }
+
+    pub(crate) fn send(&self, msg: T, wait: Wait<'_>) -> Result<(), (T, Failure)> {
+        let mut msg = msg;
+        loop {
+            msg = match self.try_send_spinning(msg) {
+                Err((msg, Failure::WouldBlock)) => msg,
+                done => return done,
+            };
+            if let Some(interrupt) = wait.interrupted() {
+                return Err((msg, Failure::Interrupted(interrupt)));
+            }
+            self.park_sender(wait);
+        }
+    }
+
+    /// `try_send`, retried with back-off for a short while before giving up.
+    fn try_send_spinning(&self, msg: T) -> Result<(), (T, Failure)> {
+        let backoff = Backoff::new();
+        let mut msg = msg;
+        loop {
+            msg = match self.try_send(msg) {
+                Err((msg, Failure::WouldBlock)) if !backoff.is_completed() => msg,
+                done => return done,
+            };
+            backoff.snooze();
+        }
+    }
+
+    /// Parks until a receiver frees a slot, the channel closes, or `wait` runs out.
+    fn park_sender(&self, wait: Wait<'_>) {
+        let cx = Context::new();
+        let oper = Operation::hook(&cx);
+        self.senders.register(oper, &cx);
+        if self.send_ready() {
+            let _ = cx.try_select(Selected::Aborted);
+        }
+        if cx.wait_until(wait, Spin::Never) != Selected::Operation(oper) {
+            self.senders.unregister(oper);
+        }
+    }
+
+    /// Registers a select's send; the caller then re-checks with [`Array::send_ready`].
+    pub(crate) fn register_send(&self, oper: Operation, cx: &Context) {
+        self.senders.register(oper, cx);
+    }
+
+    /// Registers a select's receive; the caller then re-checks with [`Array::recv_ready`].
+    pub(crate) fn register_recv(&self, oper: Operation, cx: &Context) {
+        self.receivers.register(oper, cx);
+    }
+
+    pub(crate) fn unregister_send(&self, oper: Operation) {
+        self.senders.unregister(oper);
+    }
+
+    pub(crate) fn unregister_recv(&self, oper: Operation) {
+        self.receivers.unregister(oper);
+    }
+
+    /// True if a send would not block now (there is room, or it would fail closed).
+    pub(crate) fn send_ready(&self) -> bool {
+        !self.is_full() || self.is_closed()
+    }
+
+    /// True if a receive would not block now (a value is queued, or it would fail closed).
+    pub(crate) fn recv_ready(&self) -> bool {
+        !self.is_empty() || self.is_closed()
+    }
+
+    /// Sends every value of `values` in order, claiming as many slots per compare-and-swap
+    /// as are free, and blocking while none is. On failure the unsent values stay in
+    /// `values`.
+    pub(crate) fn send_many(
+        &self,
+        values: &mut VecDeque<T>,
+        wait: Wait<'_>,
+    ) -> Result<(), Failure> {
+        let backoff = Backoff::new();
+        while !values.is_empty() {
+            match self.claim_send(values.len()) {
+                Claim::Got {
+                    index,
+                    stamp,
+                    count,
+                } => {
+                    self.fill(index, stamp, count, values);
+                    backoff.reset();
+                }
+                Claim::Closed => return Err(Failure::Closed),
+                Claim::WouldBlock if !backoff.is_completed() => backoff.snooze(),
+                Claim::WouldBlock => {
+                    if let Some(interrupt) = wait.interrupted() {
+                        return Err(Failure::Interrupted(interrupt));
+                    }
+                    self.park_sender(wait);
+                    backoff.reset();
+                }
+            }
+        }
+        Ok(())
+    }
+
+    #[inline]
+    pub(crate) fn try_recv(&self) -> Result<T, Failure> {
+        match self.claim_recv(1) {
+            Claim::Got { index, stamp, .. } => Ok(self.take_one(index, stamp)),
+            Claim::WouldBlock => Err(Failure::WouldBlock),
+            Claim::Closed => Err(Failure::Closed),
+        }
+    }
+
+    pub(crate) fn recv(&self, wait: Wait<'_>) -> Result<T, Failure> {
+        loop {
+            let backoff = Backoff::new();
+            loop {
+                match self.try_recv() {
+                    Err(Failure::WouldBlock) if !backoff.is_completed() => backoff.snooze(),
+                    Err(Failure::WouldBlock) => break,
+                    done => return done,
+                }
+            }
+            if let Some(interrupt) = wait.interrupted() {
+                return Err(Failure::Interrupted(interrupt));
+            }
+            self.park_receiver(wait);
+        }
+    }
+
+    /// Parks until a sender fills a slot, the channel closes, or `wait` runs out.
+    fn park_receiver(&self, wait: Wait<'_>) {
+        let cx = Context::new();
+        let oper = Operation::hook(&cx);
+        self.receivers.register(oper, &cx);
+        if self.recv_ready() {
+            let _ = cx.try_select(Selected::Aborted);
+        }
+        if cx.wait_until(wait, Spin::Never) != Selected::Operation(oper) {
+            self.receivers.unregister(oper);
+        }
+    }
+
+    /// Moves up to `max` values into `out` without blocking, as few claims as possible.
+    pub(crate) fn try_recv_many(&self, out: &mut Vec<T>, max: usize) -> Result<usize, Failure> {
+        let mut taken = 0;
+        while taken < max {
+            match self.claim_recv(max - taken) {
+                Claim::Got {
+                    index,
+                    stamp,
+                    count,
+                } => {
+                    self.drain_into(index, stamp, count, out);
+                    taken += count;
+                }
+                Claim::WouldBlock | Claim::Closed if taken > 0 => break,
+                Claim::WouldBlock => return Err(Failure::WouldBlock),
+                Claim::Closed => return Err(Failure::Closed),
+            }
+        }
+        Ok(taken)
+    }
+
+    /// Blocks for the first value, then moves up to `max` in all into `out`.
+    pub(crate) fn recv_many(
+        &self,
+        out: &mut Vec<T>,
+        max: usize,
+        wait: Wait<'_>,
+    ) -> Result<usize, Failure> {
+        if max == 0 {
+            return Ok(0);
+        }
+        let first = self.recv(wait)?;
+        out.push(first);
+        match self.try_recv_many(out, max - 1) {
+            Ok(more) => Ok(1 + more),
+            Err(_) => Ok(1),
+        }
+    }
+
+    /// Closes the channel: sends fail from now on, receives drain what is queued. Returns
+    /// false if it was closed already.
+    pub(crate) fn close(&self) -> bool {
+        let tail = self.tail.fetch_or(self.mark_bit, Ordering::SeqCst);
+        if tail & self.mark_bit != 0 {
+            return false;
+        }
+        self.senders.close();
+        self.receivers.close();
+        true
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        self.tail.load(Ordering::SeqCst) & self.mark_bit != 0
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        let head = self.head.load(Ordering::SeqCst);
+        let tail = self.tail.load(Ordering::SeqCst);
+        tail & !self.mark_bit == head
+    }
+
+    pub(crate) fn is_full(&self) -> bool {
+        let tail = self.tail.load(Ordering::SeqCst);
+        let head = self.head.load(Ordering::SeqCst);
+        head.wrapping_add(self.one_lap) == tail & !self.mark_bit
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        loop {
+            let tail = self.tail.load(Ordering::SeqCst);
+            let head = self.head.load(Ordering::SeqCst);
+            // A consistent pair: `tail` did not move while `head` was read.
+            if self.tail.load(Ordering::SeqCst) == tail {
+                return self.len_between(head, tail);
+            }
+        }
+    }
+
+    fn len_between(&self, head: usize, tail: usize) -> usize {
+        let hix = head & (self.mark_bit - 1);
+        let tix = tail & (self.mark_bit - 1);
+        if hix < tix {
+            tix - hix
+        } else if hix > tix {
+            self.cap - hix + tix
+        } else if tail & !self.mark_bit == head {
+            0
+        } else {
+            self.cap
+        }
+    }
+
+    pub(crate) fn capacity(&self) -> usize {
+        self.cap
+    }
+}
+
+// SAFETY: an `Array` moves values of `T` between threads, so it needs `T: Send`; its
+// `UnsafeCell` slots are only touched by the one thread that claimed them (see `fill` and
+// `drain_into`), so sharing the ring between threads is sound for any such `T`.
+unsafe impl<T: Send> Send for Array<T> {}
+// SAFETY: as above.
+unsafe impl<T: Send> Sync for Array<T> {}
+
+impl<T> Drop for Array<T> {
+    fn drop(&mut self) {
+        // No other handle exists, so every claimed slot has been filled or emptied: the
+        // values between head and tail are exactly the initialized ones.
+        let head = self.head.load(Ordering::Relaxed);
+        let tail = self.tail.load(Ordering::Relaxed);
+        let hix = head & (self.mark_bit - 1);
+        for i in 0..self.len_between(head, tail) {
+            let index = (hix + i) % self.cap;
+            self.buffer[index].msg.with_mut(|p| {
+                // SAFETY: `&mut self` excludes every other access, and the slot lies
+                // between head and tail, so it holds an initialized value that nobody
+                // took: it is dropped exactly once, here. Covered by the loom model
+                // `dropping_a_full_channel_drops_each_value_once`.
+                unsafe { (*p).assume_init_drop() }
+            });
+        }
+    }
+}
+
+impl<T> fmt::Debug for Array<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Array")
+            .field("len", &self.len())
+            .field("cap", &self.cap)
+            .field("closed", &self.is_closed())
+            .finish()
+    }
+}

@@ -1,0 +1,747 @@
+//! The channel's handles: [`Sender`], [`Receiver`] and [`channel`].
+
+use core::fmt;
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+use patterns_core::CancelToken;
+
+use crate::array::Array;
+use crate::context::{Context, Operation};
+use crate::error::{
+    RecvCancelError, RecvError, RecvTimeoutError, SendCancelError, SendError, SendIterError,
+    SendManyError, SendTimeoutError, TryRecvError, TrySendError,
+};
+use crate::iter::{Iter, TryIter};
+use crate::sync::atomic::{AtomicUsize, Ordering};
+use crate::sync::Arc;
+use crate::wait::{Failure, Interrupt, Wait};
+use crate::zero::{Packet, Zero};
+
+/// The largest capacity [`channel`] accepts: the ring's stamps need two bits above the
+/// largest index.
+pub const MAX_CAPACITY: usize = usize::MAX >> 4;
+
+/// How many values `send_iter` takes from its iterator per batch.
+const ITER_BATCH: usize = 64;
+
+/// Creates a channel that holds up to `capacity` values, and returns its two ends.
+///
+/// With `capacity == 0` it is a rendezvous channel (Go's unbuffered channel): a send
+/// completes only when a receiver takes the value. Both ends can be cloned for many
+/// producers and many consumers.
+///
+/// # Panics
+///
+/// If `capacity > MAX_CAPACITY`; use [`try_channel`] to get an error instead. (The
+/// memory for `capacity` slots is allocated up front, as `Vec::with_capacity` does.)
+///
+/// # Examples
+///
+/// ```
+/// let (tx, rx) = bounded_buffer::channel(2);
+/// tx.send(1).unwrap();
+/// tx.try_send(2).unwrap();
+/// assert!(tx.try_send(3).unwrap_err().is_full()); // backpressure
+/// assert_eq!(rx.recv(), Ok(1));
+/// assert_eq!(rx.len(), 1);
+/// ```
+#[must_use]
+pub fn channel<T>(capacity: usize) -> (Sender<T>, Receiver<T>) {
+    match try_channel(capacity) {
+        Ok(ends) => ends,
+        Err(err) => panic!("{err}"),
+    }
+}
+
+/// [`channel`], with a too-large capacity as an error rather than a panic.
+///
+/// # Errors
+///
+/// [`CapacityError`] if `capacity > MAX_CAPACITY`.
+pub fn try_channel<T>(capacity: usize) -> Result<(Sender<T>, Receiver<T>), CapacityError> {
+    if capacity > MAX_CAPACITY {
+        return Err(CapacityError { capacity });
+    }
+    let flavor = if capacity == 0 {
+        Flavor::Zero(Zero::new())
+    } else {
+        Flavor::Array(Array::new(capacity))
+    };
+    let chan = Arc::new(Chan {
+        flavor,
+        senders: AtomicUsize::new(1),
+        receivers: AtomicUsize::new(1),
+    });
+    Ok((
+        Sender {
+            chan: Arc::clone(&chan),
+        },
+        Receiver { chan },
+    ))
+}
+
+/// [`try_channel`] was asked for more than [`MAX_CAPACITY`] slots.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("channel capacity {capacity} exceeds the maximum of {MAX_CAPACITY}")]
+pub struct CapacityError {
+    /// The capacity asked for.
+    pub capacity: usize,
+}
+
+struct Chan<T> {
+    flavor: Flavor<T>,
+    senders: AtomicUsize,
+    receivers: AtomicUsize,
+}
+
+// One per channel, behind the `Arc`: boxing the large ring would only add a pointer hop
+// to every operation.
+#[allow(clippy::large_enum_variant)]
+enum Flavor<T> {
+    Array(Array<T>),
+    Zero(Zero<T>),
+}
+
+impl<T> Chan<T> {
+    fn send(&self, msg: T, wait: Option<Wait<'_>>) -> Result<(), (T, Failure)> {
+        match (&self.flavor, wait) {
+            (Flavor::Array(array), None) => array.try_send(msg),
+            (Flavor::Array(array), Some(wait)) => array.send(msg, wait),
+            (Flavor::Zero(zero), wait) => zero.send(msg, wait),
+        }
+    }
+
+    fn recv(&self, wait: Option<Wait<'_>>) -> Result<T, Failure> {
+        match (&self.flavor, wait) {
+            (Flavor::Array(array), None) => array.try_recv(),
+            (Flavor::Array(array), Some(wait)) => array.recv(wait),
+            (Flavor::Zero(zero), wait) => zero.recv(wait),
+        }
+    }
+
+    /// Sends from the front of `values` until it is empty or a send fails.
+    fn send_many(&self, values: &mut VecDeque<T>, wait: Wait<'_>) -> Result<(), Failure> {
+        match &self.flavor {
+            Flavor::Array(array) => array.send_many(values, wait),
+            Flavor::Zero(zero) => {
+                while let Some(msg) = values.pop_front() {
+                    if let Err((msg, failure)) = zero.send(msg, Some(wait)) {
+                        values.push_front(msg);
+                        return Err(failure);
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
+
+    fn recv_many(
+        &self,
+        out: &mut Vec<T>,
+        max: usize,
+        wait: Option<Wait<'_>>,
+    ) -> Result<usize, Failure> {
+        match (&self.flavor, wait) {
+            (Flavor::Array(array), None) => array.try_recv_many(out, max),
+            (Flavor::Array(array), Some(wait)) => array.recv_many(out, max, wait),
+            (Flavor::Zero(_), _) if max == 0 => Ok(0),
+            (Flavor::Zero(zero), wait) => {
+                out.push(zero.recv(wait)?);
+                let mut taken = 1;
+                while taken < max {
+                    match zero.recv(None) {
+                        Ok(msg) => out.push(msg),
+                        Err(_) => break,
+                    }
+                    taken += 1;
+                }
+                Ok(taken)
+            }
+        }
+    }
+
+    fn close(&self) -> bool {
+        match &self.flavor {
+            Flavor::Array(array) => array.close(),
+            Flavor::Zero(zero) => zero.close(),
+        }
+    }
+
+    fn is_closed(&self) -> bool {
+        match &self.flavor {
+            Flavor::Array(array) => array.is_closed(),
+            Flavor::Zero(zero) => zero.is_closed(),
+        }
+    }
+
+    fn len(&self) -> usize {
+        match &self.flavor {
+            Flavor::Array(array) => array.len(),
+            Flavor::Zero(_) => 0,
+        }
+    }
+
+    fn capacity(&self) -> usize {
+        match &self.flavor {
+            Flavor::Array(array) => array.capacity(),
+            Flavor::Zero(_) => 0,
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        match &self.flavor {
+            Flavor::Array(array) => array.is_empty(),
+            Flavor::Zero(_) => true,
+        }
+    }
+
+    fn is_full(&self) -> bool {
+        match &self.flavor {
+            Flavor::Array(array) => array.is_full(),
+            Flavor::Zero(_) => true,
+        }
+    }
+}
+
+/// The sending end of a channel. Clone it for more producers.
+///
+/// Dropping the last `Sender` closes the channel: receivers take what is queued, then
+/// see [`RecvError`].
+pub struct Sender<T> {
+    chan: Arc<Chan<T>>,
+}
+
+/// The receiving end of a channel. Clone it for more consumers; each value goes to exactly
+/// one of them.
+///
+/// Dropping the last `Receiver` closes the channel: sends fail at once and give the value
+/// back. Values still queued are dropped when the last handle of either kind goes.
+pub struct Receiver<T> {
+    chan: Arc<Chan<T>>,
+}
+
+impl<T> Sender<T> {
+    /// Sends `msg`, blocking while the channel is full.
+    ///
+    /// # Errors
+    ///
+    /// [`SendError`] holding `msg` if the channel is closed or every receiver is gone.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (tx, rx) = bounded_buffer::channel(1);
+    /// tx.send("ping").unwrap();
+    /// rx.close();
+    /// assert_eq!(tx.send("pong").unwrap_err().into_inner(), "pong");
+    /// assert_eq!(rx.recv(), Ok("ping")); // what was queued is still delivered
+    /// ```
+    pub fn send(&self, msg: T) -> Result<(), SendError<T>> {
+        self.chan
+            .send(msg, Some(Wait::Forever))
+            .map_err(|(msg, _)| SendError(msg))
+    }
+
+    /// Sends `msg` if there is room now (for capacity 0: if a receiver is waiting); never
+    /// blocks.
+    ///
+    /// # Errors
+    ///
+    /// [`TrySendError::Full`] or [`TrySendError::Closed`], holding `msg`.
+    ///
+    /// ```
+    /// use bounded_buffer::TrySendError;
+    /// let (tx, _rx) = bounded_buffer::channel(1);
+    /// assert_eq!(tx.try_send(1), Ok(()));
+    /// assert_eq!(tx.try_send(2), Err(TrySendError::Full(2)));
+    /// ```
+    pub fn try_send(&self, msg: T) -> Result<(), TrySendError<T>> {
+        self.chan
+            .send(msg, None)
+            .map_err(|(msg, failure)| match failure {
+                Failure::Closed => TrySendError::Closed(msg),
+                _ => TrySendError::Full(msg),
+            })
+    }
+
+    /// Sends `msg`, blocking at most `timeout` while the channel is full.
+    ///
+    /// # Errors
+    ///
+    /// [`SendTimeoutError::Timeout`] or [`SendTimeoutError::Closed`], holding `msg`.
+    pub fn send_timeout(&self, msg: T, timeout: Duration) -> Result<(), SendTimeoutError<T>> {
+        self.send_waiting(msg, Wait::timeout(timeout))
+    }
+
+    /// Sends `msg`, blocking until `deadline` at most while the channel is full.
+    ///
+    /// # Errors
+    ///
+    /// [`SendTimeoutError::Timeout`] or [`SendTimeoutError::Closed`], holding `msg`.
+    pub fn send_deadline(&self, msg: T, deadline: Instant) -> Result<(), SendTimeoutError<T>> {
+        self.send_waiting(msg, Wait::Until(deadline))
+    }
+
+    fn send_waiting(&self, msg: T, wait: Wait<'_>) -> Result<(), SendTimeoutError<T>> {
+        self.chan
+            .send(msg, Some(wait))
+            .map_err(|(msg, failure)| match failure {
+                Failure::Closed => SendTimeoutError::Closed(msg),
+                _ => SendTimeoutError::Timeout(msg),
+            })
+    }
+
+    /// Sends `msg`, blocking while the channel is full until `token` fires (or its deadline
+    /// passes). A token that has already fired fails at once if the channel is full.
+    ///
+    /// # Errors
+    ///
+    /// [`SendCancelError::Cancelled`] or [`SendCancelError::Closed`], holding `msg`.
+    ///
+    /// ```
+    /// use bounded_buffer::SendCancelError;
+    /// use patterns_core::CancelToken;
+    ///
+    /// let (tx, _rx) = bounded_buffer::channel(1);
+    /// tx.send(1).unwrap();
+    /// let token = CancelToken::new();
+    /// token.cancel();
+    /// assert_eq!(tx.send_cancellable(2, &token), Err(SendCancelError::Cancelled(2)));
+    /// ```
+    pub fn send_cancellable(&self, msg: T, token: &CancelToken) -> Result<(), SendCancelError<T>> {
+        self.chan.send(msg, Some(Wait::Cancellable(token))).map_err(
+            |(msg, failure)| match failure {
+                Failure::Closed => SendCancelError::Closed(msg),
+                _ => SendCancelError::Cancelled(msg),
+            },
+        )
+    }
+
+    /// Sends every value of `values` in order, blocking while the channel is full. Values
+    /// move in batches: each synchronization claims as many free slots as there are, so a
+    /// batch costs about as much as one `send`.
+    ///
+    /// # Errors
+    ///
+    /// [`SendManyError`] with the values not sent, in order, if the channel closes.
+    ///
+    /// ```
+    /// let (tx, rx) = bounded_buffer::channel(8);
+    /// tx.send_many(vec![1, 2, 3]).unwrap();
+    /// let mut got = Vec::new();
+    /// assert_eq!(rx.recv_many(&mut got, 10), Ok(3));
+    /// assert_eq!(got, [1, 2, 3]);
+    /// ```
+    pub fn send_many(&self, values: Vec<T>) -> Result<(), SendManyError<T>> {
+        let mut values = VecDeque::from(values);
+        self.chan
+            .send_many(&mut values, Wait::Forever)
+            .map_err(|_| SendManyError(values.into()))
+    }
+
+    /// Sends every value `values` yields, in order, blocking while the channel is full;
+    /// takes up to 64 values at a time from the iterator and sends them as a batch, like
+    /// [`send_many`](Sender::send_many).
+    ///
+    /// # Errors
+    ///
+    /// [`SendIterError`] if the channel closes: the values taken but not sent, and the
+    /// iterator itself, not advanced past them.
+    pub fn send_iter<I>(&self, values: I) -> Result<(), SendIterError<T, I::IntoIter>>
+    where
+        I: IntoIterator<Item = T>,
+    {
+        let mut rest = values.into_iter();
+        let mut batch = VecDeque::with_capacity(ITER_BATCH);
+        loop {
+            batch.extend(rest.by_ref().take(ITER_BATCH));
+            if batch.is_empty() {
+                return Ok(());
+            }
+            if self.chan.send_many(&mut batch, Wait::Forever).is_err() {
+                return Err(SendIterError {
+                    unsent: batch.into(),
+                    rest,
+                });
+            }
+        }
+    }
+}
+
+impl<T> Receiver<T> {
+    /// Takes the oldest value, blocking while the channel is empty.
+    ///
+    /// # Errors
+    ///
+    /// [`RecvError`] once the channel is closed (or every sender is gone) and drained.
+    ///
+    /// ```
+    /// let (tx, rx) = bounded_buffer::channel(4);
+    /// tx.send(1).unwrap();
+    /// drop(tx);
+    /// assert_eq!(rx.recv(), Ok(1));
+    /// assert!(rx.recv().is_err());
+    /// ```
+    pub fn recv(&self) -> Result<T, RecvError> {
+        self.chan.recv(Some(Wait::Forever)).map_err(|_| RecvError)
+    }
+
+    /// Takes the oldest value if there is one now (for capacity 0: if a sender is
+    /// waiting); never blocks.
+    ///
+    /// # Errors
+    ///
+    /// [`TryRecvError::Empty`], or [`TryRecvError::Closed`] once closed and drained.
+    pub fn try_recv(&self) -> Result<T, TryRecvError> {
+        self.chan.recv(None).map_err(|failure| match failure {
+            Failure::Closed => TryRecvError::Closed,
+            _ => TryRecvError::Empty,
+        })
+    }
+
+    /// Takes the oldest value, blocking at most `timeout` while the channel is empty.
+    ///
+    /// # Errors
+    ///
+    /// [`RecvTimeoutError::Timeout`], or [`RecvTimeoutError::Closed`] once closed and
+    /// drained.
+    pub fn recv_timeout(&self, timeout: Duration) -> Result<T, RecvTimeoutError> {
+        self.recv_waiting(Wait::timeout(timeout))
+    }
+
+    /// Takes the oldest value, blocking until `deadline` at most while the channel is
+    /// empty.
+    ///
+    /// # Errors
+    ///
+    /// [`RecvTimeoutError::Timeout`], or [`RecvTimeoutError::Closed`] once closed and
+    /// drained.
+    pub fn recv_deadline(&self, deadline: Instant) -> Result<T, RecvTimeoutError> {
+        self.recv_waiting(Wait::Until(deadline))
+    }
+
+    fn recv_waiting(&self, wait: Wait<'_>) -> Result<T, RecvTimeoutError> {
+        self.chan.recv(Some(wait)).map_err(|failure| match failure {
+            Failure::Closed => RecvTimeoutError::Closed,
+            _ => RecvTimeoutError::Timeout,
+        })
+    }
+
+    /// Takes the oldest value, blocking while the channel is empty until `token` fires (or
+    /// its deadline passes). A queued value is taken even if the token has fired.
+    ///
+    /// # Errors
+    ///
+    /// [`RecvCancelError::Cancelled`], or [`RecvCancelError::Closed`] once closed and
+    /// drained.
+    pub fn recv_cancellable(&self, token: &CancelToken) -> Result<T, RecvCancelError> {
+        self.chan
+            .recv(Some(Wait::Cancellable(token)))
+            .map_err(|failure| match failure {
+                Failure::Closed => RecvCancelError::Closed,
+                _ => RecvCancelError::Cancelled,
+            })
+    }
+
+    /// Blocks until at least one value is queued, then moves up to `max` values into
+    /// `out` in as few synchronizations as the ring allows. Returns how many it moved
+    /// (0 only when `max` is 0).
+    ///
+    /// # Errors
+    ///
+    /// [`RecvError`] once the channel is closed and drained.
+    pub fn recv_many(&self, out: &mut Vec<T>, max: usize) -> Result<usize, RecvError> {
+        self.chan
+            .recv_many(out, max, Some(Wait::Forever))
+            .map_err(|_| RecvError)
+    }
+
+    /// Moves up to `max` values that are queued now into `out`; never blocks. Returns how
+    /// many it moved (0 only when `max` is 0).
+    ///
+    /// # Errors
+    ///
+    /// [`TryRecvError::Empty`], or [`TryRecvError::Closed`] once closed and drained.
+    pub fn try_recv_many(&self, out: &mut Vec<T>, max: usize) -> Result<usize, TryRecvError> {
+        if max == 0 {
+            return Ok(0);
+        }
+        self.chan
+            .recv_many(out, max, None)
+            .map_err(|failure| match failure {
+                Failure::Closed => TryRecvError::Closed,
+                _ => TryRecvError::Empty,
+            })
+    }
+
+    /// A blocking iterator over received values; it ends when the channel is closed and
+    /// drained.
+    pub fn iter(&self) -> Iter<'_, T> {
+        Iter::new(self)
+    }
+
+    /// An iterator over the values queued now; it never blocks.
+    pub fn try_iter(&self) -> TryIter<'_, T> {
+        TryIter::new(self)
+    }
+}
+
+/// Methods on both ends. They see the same channel.
+macro_rules! shared_methods {
+    ($handle:ident) => {
+        impl<T> $handle<T> {
+            /// How many values are queued (always 0 for capacity 0).
+            pub fn len(&self) -> usize {
+                self.chan.len()
+            }
+
+            /// True if no value is queued.
+            pub fn is_empty(&self) -> bool {
+                self.chan.is_empty()
+            }
+
+            /// True if a send would block (always true for capacity 0).
+            pub fn is_full(&self) -> bool {
+                self.chan.is_full()
+            }
+
+            /// The capacity the channel was made with.
+            pub fn capacity(&self) -> usize {
+                self.chan.capacity()
+            }
+
+            /// Closes the channel: every later send fails and hands its value back, blocked
+            /// senders wake and fail, and receivers take everything already queued before
+            /// they see `Closed`. Returns false if it was closed already (closing twice is
+            /// harmless).
+            pub fn close(&self) -> bool {
+                self.chan.close()
+            }
+
+            /// True once closed: by [`close`](Self::close), or because every sender or
+            /// every receiver is gone.
+            pub fn is_closed(&self) -> bool {
+                self.chan.is_closed()
+            }
+
+            /// How many `Sender`s of this channel exist.
+            pub fn sender_count(&self) -> usize {
+                self.chan.senders.load(Ordering::SeqCst)
+            }
+
+            /// How many `Receiver`s of this channel exist.
+            pub fn receiver_count(&self) -> usize {
+                self.chan.receivers.load(Ordering::SeqCst)
+            }
+
+            /// True if `other` is an end of the same channel.
+            pub fn same_channel(&self, other: &$handle<T>) -> bool {
+                Arc::ptr_eq(&self.chan, &other.chan)
+            }
+        }
+
+        impl<T> fmt::Debug for $handle<T> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.debug_struct(stringify!($handle))
+                    .field("len", &self.len())
+                    .field("capacity", &self.capacity())
+                    .field("closed", &self.is_closed())
+                    .field("senders", &self.sender_count())
+                    .field("receivers", &self.receiver_count())
+                    .finish()
+            }
+        }
+    };
+}
+
+shared_methods!(Sender);
+shared_methods!(Receiver);
+
+impl<T> Clone for Sender<T> {
+    fn clone(&self) -> Self {
+        self.chan.senders.fetch_add(1, Ordering::Relaxed);
+        Sender {
+            chan: Arc::clone(&self.chan),
+        }
+    }
+}
+
+impl<T> Clone for Receiver<T> {
+    fn clone(&self) -> Self {
+        self.chan.receivers.fetch_add(1, Ordering::Relaxed);
+        Receiver {
+            chan: Arc::clone(&self.chan),
+        }
+    }
+}
+
+impl<T> Drop for Sender<T> {
+    fn drop(&mut self) {
+        if self.chan.senders.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.chan.close();
+        }
+    }
+}
+
+impl<T> Drop for Receiver<T> {
+    fn drop(&mut self) {
+        if self.chan.receivers.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.chan.close();
+        }
+    }
+}
+
+impl<'a, T> IntoIterator for &'a Receiver<T> {
+    type Item = T;
+    type IntoIter = Iter<'a, T>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.iter()
+    }
+}
+
+impl<T> IntoIterator for Receiver<T> {
+    type Item = T;
+    type IntoIter = crate::iter::IntoIter<T>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        crate::iter::IntoIter::new(self)
+    }
+}
+
+/// What a select left registered on one operand, to complete or undo.
+pub(crate) enum Registration<T> {
+    /// In a ring's waker: a wake-up only says "retry".
+    Waker,
+    /// In a rendezvous channel's waiters, with the packet a partner fills or empties.
+    Packet(Arc<Packet<T>>),
+}
+
+/// The operations [`Select`](crate::Select) builds on: try, register, unregister, and
+/// complete after a wake-up. A registration that finds the operation ready returns `None`
+/// so the select retries instead of parking.
+impl<T> Receiver<T> {
+    pub(crate) fn select_try(&self) -> Option<Result<T, RecvError>> {
+        match self.chan.recv(None) {
+            Ok(msg) => Some(Ok(msg)),
+            Err(Failure::Closed) => Some(Err(RecvError)),
+            Err(_) => None,
+        }
+    }
+
+    pub(crate) fn select_register(&self, oper: Operation, cx: &Context) -> Option<Registration<T>> {
+        match &self.chan.flavor {
+            Flavor::Array(array) => {
+                array.register_recv(oper, cx);
+                if array.recv_ready() {
+                    array.unregister_recv(oper);
+                    return None;
+                }
+                Some(Registration::Waker)
+            }
+            Flavor::Zero(zero) => zero.register_recv(oper, cx).map(Registration::Packet),
+        }
+    }
+
+    pub(crate) fn select_unregister(&self, oper: Operation) {
+        match &self.chan.flavor {
+            Flavor::Array(array) => array.unregister_recv(oper),
+            Flavor::Zero(zero) => zero.unregister(oper),
+        }
+    }
+
+    /// Completes after this operand was selected: a rendezvous partner has filled the
+    /// packet; a ring only woke us, so try again (another receiver may have been faster).
+    pub(crate) fn select_complete(
+        &self,
+        registration: Registration<T>,
+        cx: &Context,
+    ) -> Option<Result<T, RecvError>> {
+        match registration {
+            Registration::Packet(packet) => Some(Ok(packet.wait_ready(cx))),
+            Registration::Waker => self.select_try(),
+        }
+    }
+}
+
+impl<T> Sender<T> {
+    /// Sends the value in `msg` if that completes now; `None` leaves it in `msg`.
+    pub(crate) fn select_try(&self, msg: &mut Option<T>) -> Option<Result<(), SendError<T>>> {
+        let value = msg.take()?;
+        match self.chan.send(value, None) {
+            Ok(()) => Some(Ok(())),
+            Err((value, Failure::Closed)) => Some(Err(SendError(value))),
+            Err((value, _)) => {
+                *msg = Some(value);
+                None
+            }
+        }
+    }
+
+    /// For a rendezvous channel the value moves into the registered packet; `select_undo`
+    /// puts it back.
+    pub(crate) fn select_register(
+        &self,
+        msg: &mut Option<T>,
+        oper: Operation,
+        cx: &Context,
+    ) -> Option<Registration<T>> {
+        match &self.chan.flavor {
+            Flavor::Array(array) => {
+                array.register_send(oper, cx);
+                if array.send_ready() {
+                    array.unregister_send(oper);
+                    return None;
+                }
+                Some(Registration::Waker)
+            }
+            Flavor::Zero(zero) => {
+                let value = msg.take()?;
+                match zero.register_send(value, oper, cx) {
+                    Ok(packet) => Some(Registration::Packet(packet)),
+                    Err(value) => {
+                        *msg = Some(value);
+                        None
+                    }
+                }
+            }
+        }
+    }
+
+    /// Unregisters an operand that was not selected, taking its value back into `msg`.
+    pub(crate) fn select_undo(
+        &self,
+        oper: Operation,
+        registration: Registration<T>,
+        msg: &mut Option<T>,
+    ) {
+        match (&self.chan.flavor, registration) {
+            (Flavor::Array(array), _) => array.unregister_send(oper),
+            (Flavor::Zero(zero), Registration::Packet(packet)) => {
+                zero.unregister(oper);
+                *msg = Some(packet.take_back());
+            }
+            (Flavor::Zero(zero), Registration::Waker) => zero.unregister(oper),
+        }
+    }
+
+    /// Completes after this operand was selected: a rendezvous partner took the value; a
+    /// ring only woke us, so try again.
+    pub(crate) fn select_complete(
+        &self,
+        registration: Registration<T>,
+        msg: &mut Option<T>,
+    ) -> Option<Result<(), SendError<T>>> {
+        match registration {
+            Registration::Packet(_) => Some(Ok(())),
+            Registration::Waker => self.select_try(msg),
+        }
+    }
+}
+
+impl From<Interrupt> for Failure {
+    fn from(interrupt: Interrupt) -> Self {
+        Failure::Interrupted(interrupt)
+    }
+}

@@ -1,0 +1,159 @@
+//! A bounded multi-producer multi-consumer channel for threads, with backpressure, close,
+//! batching, cancellation and select — model-checked with [loom](https://docs.rs/loom).
+//!
+//! # Hello, channel
+//!
+//! [`channel(capacity)`](channel) returns a [`Sender`] and a [`Receiver`]; clone either for
+//! more producers or consumers. Each value goes to exactly one receiver, in the order it
+//! was sent by its sender.
+//!
+//! ```
+//! use std::thread;
+//!
+//! let (tx, rx) = bounded_buffer::channel(16);
+//! let producers: Vec<_> = (0..4)
+//!     .map(|p| {
+//!         let tx = tx.clone();
+//!         thread::spawn(move || {
+//!             for i in 0..100 {
+//!                 tx.send(p * 100 + i).unwrap(); // blocks while 16 are queued: backpressure
+//!             }
+//!         })
+//!     })
+//!     .collect();
+//! drop(tx); // the channel closes when the last sender goes
+//! let total: u32 = rx.iter().sum(); // ends once closed and drained
+//! assert_eq!(total, (0..400).sum());
+//! for p in producers {
+//!     p.join().unwrap();
+//! }
+//! ```
+//!
+//! # Capacity
+//!
+//! A channel holds at most `capacity` values: senders block (or `try_send` fails with
+//! [`TrySendError::Full`]) until a receiver makes room. Capacity 0 makes a *rendezvous*
+//! channel, Go's unbuffered channel: a send completes only when a receiver takes the
+//! value, hand to hand.
+//!
+//! # Closing
+//!
+//! [`close`](Sender::close) — from either end, any number of times — stops the channel
+//! taking values: every later send fails and gives its value back, and blocked senders
+//! wake and fail the same way. Receivers still get **everything already queued**, in
+//! order, and only then see [`RecvError`] (or `Closed`), every time after. Dropping the
+//! last sender closes the channel the same way; dropping the last receiver closes it too,
+//! so senders fail at once instead of filling a channel no one reads.
+//!
+//! ```
+//! use bounded_buffer::{SendError, TryRecvError};
+//!
+//! let (tx, rx) = bounded_buffer::channel(4);
+//! tx.send("queued").unwrap();
+//! rx.close();
+//! assert_eq!(tx.send("late"), Err(SendError("late"))); // the value comes back
+//! assert_eq!(rx.recv(), Ok("queued")); // nothing queued is lost
+//! assert_eq!(rx.try_recv(), Err(TryRecvError::Closed));
+//! ```
+//!
+//! # Blocking operations
+//!
+//! Every blocking operation comes in five forms with one implementation underneath:
+//! `send` (blocks), [`try_send`](Sender::try_send) (never blocks),
+//! [`send_timeout`](Sender::send_timeout), [`send_deadline`](Sender::send_deadline), and
+//! [`send_cancellable`](Sender::send_cancellable), which gives up when a
+//! [`CancelToken`](patterns_core::CancelToken) fires or its deadline passes; the same for
+//! `recv`. A blocked thread spins for a few microseconds, then parks and uses no CPU.
+//!
+//! ```
+//! use bounded_buffer::RecvCancelError;
+//! use patterns_core::CancelToken;
+//! use std::thread;
+//!
+//! let (_tx, rx) = bounded_buffer::channel::<u64>(1);
+//! let shutdown = CancelToken::new();
+//! let worker = {
+//!     let shutdown = shutdown.clone();
+//!     thread::spawn(move || rx.recv_cancellable(&shutdown))
+//! };
+//! shutdown.cancel(); // wakes the blocked receive
+//! assert_eq!(worker.join().unwrap(), Err(RecvCancelError::Cancelled));
+//! ```
+//!
+//! # Batches
+//!
+//! [`send_many`](Sender::send_many) and [`send_iter`](Sender::send_iter) claim as many free
+//! slots as there are with one compare-and-swap and fill them all;
+//! [`recv_many`](Receiver::recv_many) blocks for the first value and then takes up to `max`
+//! queued values the same way. A batch costs little more than a single operation.
+//!
+//! ```
+//! let (tx, rx) = bounded_buffer::channel(1024);
+//! tx.send_many((0..500).collect()).unwrap();
+//! let mut batch = Vec::with_capacity(256);
+//! assert_eq!(rx.recv_many(&mut batch, 256), Ok(256));
+//! assert_eq!(batch[255], 255);
+//! ```
+//!
+//! # Select
+//!
+//! [`Select`] waits on several receives and sends at once and completes exactly one; it is
+//! fair (random order) unless made [`biased`](Select::biased), and has the same bounded
+//! forms (`try_wait`, `wait_timeout`, `wait_deadline`, `wait_cancellable`).
+//!
+//! ```
+//! use bounded_buffer::{channel, Select};
+//! use std::time::Duration;
+//!
+//! let (_data_tx, data) = channel::<String>(8);
+//! let (_ctrl_tx, ctrl) = channel::<()>(1);
+//! let outcome = Select::new()
+//!     .recv(&data, |msg| format!("data: {msg:?}"))
+//!     .recv(&ctrl, |_| "control".to_string())
+//!     .wait_timeout(Duration::from_millis(10));
+//! assert!(outcome.is_err()); // nothing arrived in time
+//! ```
+//!
+//! # Guarantees
+//!
+//! * **Each value is received exactly once**, or handed back to its sender, or — if it was
+//!   still queued when the last handle went — dropped exactly once with the channel.
+//! * **FIFO** per sender: values from one sender arrive in the order it sent them.
+//! * **No lost wake-ups, no busy waiting**: a blocked operation wakes when it can proceed,
+//!   the channel closes, its deadline passes or its token fires; while blocked it is
+//!   parked. A brief spin first (a few microseconds) saves a trip through the scheduler
+//!   when the partner is about to arrive.
+//! * **Memory**: `capacity` slots of `T` plus one stamp word each, allocated up front;
+//!   no allocation per value. A blocked operation allocates one small wait record.
+//! * **Verified**: every blocking, closing and dropping protocol has a loom model in
+//!   `tests/loom.rs`; every `unsafe` block states its invariant and the model that covers
+//!   it.
+//!
+//! The ring for capacity ≥ 1 is Dmitry Vyukov's bounded MPMC queue with per-slot stamps,
+//! as crossbeam-channel's array flavor uses it, extended with batch claims; the rendezvous
+//! channel pairs waiting threads under a lock and moves the value outside it.
+
+mod array;
+mod channel;
+mod context;
+mod error;
+mod iter;
+mod select;
+mod wait;
+mod waker;
+mod zero;
+
+use patterns_core::sync;
+
+pub use channel::{channel, try_channel, CapacityError, Receiver, Sender, MAX_CAPACITY};
+pub use error::{
+    RecvCancelError, RecvError, RecvTimeoutError, SendCancelError, SendError, SendIterError,
+    SendManyError, SendTimeoutError, TryRecvError, TrySendError,
+};
+pub use iter::{IntoIter, Iter, TryIter};
+pub use select::{Select, SelectCancelError, SelectTimeoutError, TrySelectError};
+
+/// The README's examples, compiled and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -1,0 +1,506 @@
+//! Tests for every method and error of the channel, on the ring (capacity ≥ 1) and the
+//! rendezvous channel (capacity 0).
+//!
+//! No test orders threads by sleeping: where one must wait for another to block, it
+//! retries a non-blocking operation under a generous bound (`eventually`), or watches a
+//! `ManualClock` for a parked thread.
+
+use std::thread;
+use std::time::{Duration, Instant};
+
+use bounded_buffer::{
+    channel, try_channel, CapacityError, RecvCancelError, RecvError, RecvTimeoutError,
+    SendCancelError, SendError, SendTimeoutError, TryRecvError, TrySendError, MAX_CAPACITY,
+};
+use patterns_core::{CancelToken, ManualClock};
+
+/// Retries `attempt` until it returns `Some`, failing the test after 30 s instead of hanging.
+fn eventually<R>(what: &str, mut attempt: impl FnMut() -> Option<R>) -> R {
+    let give_up = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(done) = attempt() {
+            return done;
+        }
+        assert!(Instant::now() < give_up, "timed out waiting for {what}");
+        thread::yield_now();
+    }
+}
+
+#[test]
+fn smoke() {
+    let (tx, rx) = channel(1);
+    tx.send(7).unwrap();
+    assert_eq!(rx.recv(), Ok(7));
+    assert_eq!(rx.try_recv(), Err(TryRecvError::Empty));
+}
+
+#[test]
+fn capacity_len_and_fullness() {
+    for cap in [1, 2, 3, 7, 64] {
+        let (tx, rx) = channel(cap);
+        assert_eq!(tx.capacity(), cap);
+        assert_eq!(rx.capacity(), cap);
+        assert!(tx.is_empty());
+        for i in 0..cap {
+            assert!(!tx.is_full());
+            assert_eq!(tx.len(), i);
+            tx.try_send(i).unwrap();
+        }
+        assert!(tx.is_full() && rx.is_full());
+        assert_eq!(rx.len(), cap);
+        assert_eq!(tx.try_send(99), Err(TrySendError::Full(99)));
+        for i in 0..cap {
+            assert_eq!(rx.try_recv(), Ok(i), "FIFO at capacity {cap}");
+        }
+        assert!(rx.is_empty());
+        // Wrap around the ring several times.
+        for i in 0..cap * 5 {
+            tx.try_send(i).unwrap();
+            assert_eq!(rx.try_recv(), Ok(i));
+        }
+    }
+}
+
+#[test]
+fn rendezvous_reports_zero_capacity_and_always_full() {
+    let (tx, rx) = channel::<i32>(0);
+    assert_eq!(tx.capacity(), 0);
+    assert_eq!(rx.len(), 0);
+    assert!(tx.is_empty() && tx.is_full());
+    assert_eq!(
+        tx.try_send(1),
+        Err(TrySendError::Full(1)),
+        "no receiver is waiting"
+    );
+    assert_eq!(
+        rx.try_recv(),
+        Err(TryRecvError::Empty),
+        "no sender is waiting"
+    );
+}
+
+#[test]
+fn rendezvous_send_completes_when_a_receiver_takes_it() {
+    let (tx, rx) = channel(0);
+    let receiver = thread::spawn(move || rx.recv());
+    // `try_send` succeeds only once the receiver is parked waiting.
+    eventually("a waiting receiver", || tx.try_send(5).ok());
+    assert_eq!(receiver.join().unwrap(), Ok(5));
+
+    let (tx, rx) = channel(0);
+    let sender = thread::spawn(move || tx.send(6));
+    assert_eq!(eventually("a waiting sender", || rx.try_recv().ok()), 6);
+    assert_eq!(sender.join().unwrap(), Ok(()));
+}
+
+#[test]
+fn blocked_send_resumes_when_a_slot_frees() {
+    for cap in [0, 1] {
+        let (tx, rx) = channel(cap);
+        let sender = thread::spawn(move || {
+            for i in 0..100 {
+                tx.send(i).unwrap();
+            }
+        });
+        for i in 0..100 {
+            assert_eq!(rx.recv(), Ok(i));
+        }
+        sender.join().unwrap();
+    }
+}
+
+#[test]
+fn try_send_on_a_closed_channel_hands_the_value_back() {
+    for cap in [0, 1] {
+        let (tx, rx) = channel(cap);
+        assert!(rx.close());
+        assert_eq!(tx.try_send(3), Err(TrySendError::Closed(3)));
+        assert_eq!(tx.send(4), Err(SendError(4)));
+        assert_eq!(
+            tx.send_timeout(5, Duration::from_secs(1)),
+            Err(SendTimeoutError::Closed(5))
+        );
+        assert_eq!(
+            tx.send_cancellable(6, &CancelToken::new()),
+            Err(SendCancelError::Closed(6))
+        );
+    }
+}
+
+#[test]
+fn close_keeps_queued_values_for_receivers() {
+    let (tx, rx) = channel(4);
+    tx.send_many(vec![1, 2, 3]).unwrap();
+    assert!(tx.close());
+    assert!(!tx.close(), "closing twice is a no-op");
+    assert!(!rx.close());
+    assert!(tx.is_closed() && rx.is_closed());
+    assert_eq!(tx.send(9), Err(SendError(9)));
+    assert_eq!(rx.recv(), Ok(1));
+    assert_eq!(rx.try_recv(), Ok(2));
+    assert_eq!(rx.recv_timeout(Duration::from_secs(1)), Ok(3));
+    assert_eq!(rx.recv(), Err(RecvError));
+    assert_eq!(rx.try_recv(), Err(TryRecvError::Closed));
+    assert_eq!(
+        rx.recv_timeout(Duration::from_secs(1)),
+        Err(RecvTimeoutError::Closed)
+    );
+    assert_eq!(
+        rx.recv_cancellable(&CancelToken::new()),
+        Err(RecvCancelError::Closed)
+    );
+    assert_eq!(rx.recv(), Err(RecvError), "closed stays closed");
+}
+
+#[test]
+fn close_wakes_blocked_receivers_and_senders() {
+    for cap in [0, 1] {
+        let (tx, rx) = channel::<u8>(cap);
+        let receivers: Vec<_> = (0..3)
+            .map(|_| {
+                let rx = rx.clone();
+                thread::spawn(move || rx.recv())
+            })
+            .collect();
+        tx.close();
+        for receiver in receivers {
+            assert_eq!(receiver.join().unwrap(), Err(RecvError));
+        }
+
+        let (tx, rx) = channel(cap);
+        if cap > 0 {
+            tx.send(0).unwrap();
+        }
+        let senders: Vec<_> = (1..4)
+            .map(|i| {
+                let tx = tx.clone();
+                thread::spawn(move || tx.send(i))
+            })
+            .collect();
+        rx.close();
+        for (i, sender) in (1..4).zip(senders) {
+            assert_eq!(sender.join().unwrap(), Err(SendError(i)));
+        }
+    }
+}
+
+#[test]
+fn dropping_every_sender_closes_after_the_queue_drains() {
+    let (tx, rx) = channel(2);
+    let tx2 = tx.clone();
+    assert_eq!(rx.sender_count(), 2);
+    tx.send(1).unwrap();
+    drop(tx);
+    assert!(!rx.is_closed());
+    tx2.send(2).unwrap();
+    drop(tx2);
+    assert!(rx.is_closed());
+    assert_eq!(rx.sender_count(), 0);
+    assert_eq!(rx.iter().collect::<Vec<_>>(), [1, 2]);
+}
+
+#[test]
+fn dropping_every_receiver_fails_sends_at_once() {
+    for cap in [0, 1, 8] {
+        let (tx, rx) = channel(cap);
+        let rx2 = rx.clone();
+        assert_eq!(tx.receiver_count(), 2);
+        drop(rx);
+        assert!(!tx.is_closed());
+        drop(rx2);
+        assert_eq!(tx.receiver_count(), 0);
+        assert!(tx.is_closed());
+        assert_eq!(tx.send(1), Err(SendError(1)));
+    }
+}
+
+#[test]
+fn send_timeout_gives_up_and_hands_the_value_back() {
+    for cap in [0, 1] {
+        let (tx, _rx) = channel(cap);
+        if cap > 0 {
+            tx.send(0).unwrap();
+        }
+        let start = Instant::now();
+        assert_eq!(
+            tx.send_timeout(1, Duration::from_millis(20)),
+            Err(SendTimeoutError::Timeout(1))
+        );
+        assert!(start.elapsed() >= Duration::from_millis(20));
+        assert_eq!(
+            tx.send_deadline(2, Instant::now()),
+            Err(SendTimeoutError::Timeout(2))
+        );
+    }
+}
+
+#[test]
+fn recv_timeout_gives_up() {
+    for cap in [0, 1] {
+        let (_tx, rx) = channel::<u8>(cap);
+        let start = Instant::now();
+        assert_eq!(
+            rx.recv_timeout(Duration::from_millis(20)),
+            Err(RecvTimeoutError::Timeout)
+        );
+        assert!(start.elapsed() >= Duration::from_millis(20));
+        assert_eq!(
+            rx.recv_deadline(Instant::now()),
+            Err(RecvTimeoutError::Timeout)
+        );
+    }
+}
+
+#[test]
+fn timed_operations_succeed_when_they_can() {
+    let (tx, rx) = channel(1);
+    tx.send_timeout(1, Duration::from_secs(3600)).unwrap();
+    assert_eq!(
+        rx.recv_deadline(Instant::now()),
+        Ok(1),
+        "ready values need no wait"
+    );
+    tx.send_deadline(2, Instant::now()).unwrap();
+    assert_eq!(rx.recv_timeout(Duration::MAX), Ok(2));
+    tx.send_timeout(3, Duration::MAX).unwrap(); // an unrepresentable deadline: no limit
+    assert_eq!(rx.recv(), Ok(3));
+}
+
+#[test]
+fn a_fired_token_fails_blocked_operations_at_once_but_not_ready_ones() {
+    for cap in [0, 1] {
+        let (tx, rx) = channel(cap);
+        let token = CancelToken::new();
+        token.cancel();
+        if cap > 0 {
+            tx.send_cancellable(1, &token).unwrap();
+            assert_eq!(rx.recv_cancellable(&token), Ok(1));
+            tx.send(2).unwrap();
+        }
+        assert_eq!(
+            tx.send_cancellable(3, &token),
+            Err(SendCancelError::Cancelled(3))
+        );
+        if cap > 0 {
+            assert_eq!(rx.recv(), Ok(2));
+        }
+        assert_eq!(rx.recv_cancellable(&token), Err(RecvCancelError::Cancelled));
+    }
+}
+
+#[test]
+fn cancel_wakes_blocked_operations() {
+    for cap in [0, 1] {
+        let (tx, rx) = channel::<u8>(cap);
+        let token = CancelToken::new();
+        let receiver = {
+            let (rx, token) = (rx.clone(), token.clone());
+            thread::spawn(move || rx.recv_cancellable(&token))
+        };
+        if cap > 0 {
+            tx.send(0).unwrap();
+            eventually("the value to be taken", || rx.is_empty().then_some(()));
+        }
+        let sender = {
+            let (tx, token) = (tx.clone(), token.clone());
+            thread::spawn(move || tx.send_cancellable(9, &token))
+        };
+        // Whichever blocked first, both end: by cancel, or by meeting each other.
+        token.cancel();
+        let received = receiver.join().unwrap();
+        let sent = sender.join().unwrap();
+        match (cap, received, sent) {
+            (_, Err(RecvCancelError::Cancelled), Err(SendCancelError::Cancelled(9))) => {}
+            (0, Ok(9), Ok(())) => {}
+            (1, Ok(0), Err(SendCancelError::Cancelled(9)) | Ok(())) => {}
+            (1, Err(RecvCancelError::Cancelled), Ok(())) => {}
+            other => panic!("unexpected outcome at capacity {cap}: {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn a_token_deadline_bounds_the_wait_on_its_own_clock() {
+    let clock = ManualClock::new();
+    let token = CancelToken::with_clock(clock.clone()).child_with_timeout(Duration::from_secs(5));
+    let (tx, rx) = channel::<u8>(1);
+    let receiver = thread::spawn(move || rx.recv_cancellable(&token));
+    eventually("the receiver to park on the clock", || {
+        (clock.sleepers() == 1).then_some(())
+    });
+    clock.advance(Duration::from_secs(5));
+    assert_eq!(receiver.join().unwrap(), Err(RecvCancelError::Cancelled));
+    drop(tx);
+}
+
+#[test]
+fn send_many_and_recv_many_move_batches_in_order() {
+    for cap in [0, 1, 3, 16] {
+        let (tx, rx) = channel(cap);
+        let values: Vec<u32> = (0..1000).collect();
+        let sender = {
+            let values = values.clone();
+            thread::spawn(move || tx.send_many(values))
+        };
+        let mut got = Vec::new();
+        while got.len() < values.len() {
+            let before = got.len();
+            let n = rx.recv_many(&mut got, 7).unwrap();
+            assert!((1..=7).contains(&n));
+            assert_eq!(got.len(), before + n);
+        }
+        assert_eq!(got, values, "capacity {cap}");
+        sender.join().unwrap().unwrap();
+        assert_eq!(rx.recv_many(&mut got, 7), Err(RecvError));
+    }
+}
+
+#[test]
+fn recv_many_with_max_zero_takes_nothing() {
+    let (tx, rx) = channel(2);
+    tx.send(1).unwrap();
+    let mut out = Vec::new();
+    assert_eq!(rx.recv_many(&mut out, 0), Ok(0));
+    assert_eq!(rx.try_recv_many(&mut out, 0), Ok(0));
+    assert!(out.is_empty());
+    assert_eq!(rx.len(), 1);
+}
+
+#[test]
+fn try_recv_many_takes_what_is_queued_across_the_ring_end() {
+    let (tx, rx) = channel(4);
+    tx.send_many(vec![0, 1, 2]).unwrap();
+    let mut out = Vec::new();
+    assert_eq!(rx.try_recv_many(&mut out, 2), Ok(2));
+    tx.send_many(vec![3, 4, 5]).unwrap(); // wraps past the ring's end
+    assert_eq!(rx.try_recv_many(&mut out, 10), Ok(4));
+    assert_eq!(out, [0, 1, 2, 3, 4, 5]);
+    assert_eq!(rx.try_recv_many(&mut out, 10), Err(TryRecvError::Empty));
+    drop(tx);
+    assert_eq!(rx.try_recv_many(&mut out, 10), Err(TryRecvError::Closed));
+}
+
+#[test]
+fn send_many_on_close_hands_back_the_unsent_values() {
+    let (tx, rx) = channel(2);
+    let sender = thread::spawn(move || tx.send_many(vec![1, 2, 3, 4, 5]));
+    let mut got = eventually("the channel to fill", || rx.is_full().then(Vec::new));
+    rx.close();
+    let unsent = sender.join().unwrap().unwrap_err().into_inner();
+    got.extend(rx.iter());
+    assert_eq!(got, [1, 2]);
+    assert_eq!(unsent, [3, 4, 5]);
+}
+
+#[test]
+fn send_iter_on_close_returns_the_rest_untouched() {
+    let (tx, rx) = channel(3);
+    rx.close();
+    let err = tx.send_iter(0..100).unwrap_err();
+    assert_eq!(err.to_string(), "sending on a closed channel");
+    assert_eq!(err.unsent, (0..64).collect::<Vec<_>>(), "the first batch");
+    assert_eq!(err.rest.collect::<Vec<_>>(), (64..100).collect::<Vec<_>>());
+
+    let (tx, rx) = channel(3);
+    let sender = thread::spawn(move || tx.send_iter((0..500).map(|i| i * 2)));
+    assert_eq!(rx.iter().count(), 500);
+    sender.join().unwrap().unwrap();
+}
+
+#[test]
+fn iterators() {
+    let (tx, rx) = channel(8);
+    tx.send_many(vec![1, 2, 3]).unwrap();
+    assert_eq!(rx.try_iter().collect::<Vec<_>>(), [1, 2, 3]);
+    assert_eq!(rx.try_iter().next(), None);
+    tx.send_many(vec![4, 5]).unwrap();
+    drop(tx);
+    let mut borrowed = Vec::new();
+    for value in &rx {
+        borrowed.push(value);
+        if value == 4 {
+            break;
+        }
+    }
+    assert_eq!(borrowed, [4]);
+    assert_eq!(rx.into_iter().collect::<Vec<_>>(), [5]);
+}
+
+#[test]
+fn clones_share_the_channel() {
+    let (tx, rx) = channel::<u8>(1);
+    let (other_tx, _other_rx) = channel::<u8>(1);
+    assert!(tx.same_channel(&tx.clone()));
+    assert!(!tx.same_channel(&other_tx));
+    assert!(rx.same_channel(&rx.clone()));
+    assert_eq!(rx.receiver_count(), 1);
+}
+
+#[test]
+fn too_large_a_capacity_is_an_error() {
+    let err = try_channel::<u8>(MAX_CAPACITY + 1).unwrap_err();
+    assert_eq!(
+        err,
+        CapacityError {
+            capacity: MAX_CAPACITY + 1
+        }
+    );
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "channel capacity {} exceeds the maximum of {MAX_CAPACITY}",
+            MAX_CAPACITY + 1
+        )
+    );
+    assert!(try_channel::<u8>(0).is_ok());
+}
+
+#[test]
+fn debug_needs_no_debug_payload() {
+    struct Opaque;
+    let (tx, rx) = channel(2);
+    tx.send(Opaque).unwrap();
+    assert_eq!(
+        format!("{tx:?}"),
+        "Sender { len: 1, capacity: 2, closed: false, senders: 1, receivers: 1 }"
+    );
+    assert!(format!("{rx:?}").starts_with("Receiver {"));
+    assert_eq!(format!("{:?}", TrySendError::Full(Opaque)), "Full(..)");
+    assert_eq!(format!("{:?}", SendError(Opaque)), "SendError(..)");
+    assert_eq!(
+        format!("{:?}", SendTimeoutError::Timeout(Opaque)),
+        "Timeout(..)"
+    );
+    assert_eq!(
+        format!("{:?}", SendCancelError::Cancelled(Opaque)),
+        "Cancelled(..)"
+    );
+}
+
+#[test]
+fn error_helpers() {
+    assert!(TrySendError::Full(1).is_full());
+    assert!(TrySendError::Closed(1).is_closed());
+    assert_eq!(TrySendError::Closed(2).into_inner(), 2);
+    assert_eq!(SendTimeoutError::Timeout(3).into_inner(), 3);
+    assert_eq!(SendCancelError::Cancelled(4).into_inner(), 4);
+    assert_eq!(TrySendError::from(SendError(5)), TrySendError::Closed(5));
+    assert_eq!(
+        SendTimeoutError::from(SendError(6)),
+        SendTimeoutError::Closed(6)
+    );
+    assert_eq!(
+        SendCancelError::from(SendError(7)),
+        SendCancelError::Closed(7)
+    );
+    assert_eq!(TryRecvError::from(RecvError), TryRecvError::Closed);
+    assert_eq!(RecvTimeoutError::from(RecvError), RecvTimeoutError::Closed);
+    assert_eq!(RecvCancelError::from(RecvError), RecvCancelError::Closed);
+}
+
+#[test]
+fn handles_are_send_and_sync() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<bounded_buffer::Sender<Vec<u8>>>();
+    assert_send_sync::<bounded_buffer::Receiver<Vec<u8>>>();
+}

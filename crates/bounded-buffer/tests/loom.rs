@@ -1,0 +1,289 @@
+//! loom models of the channel's blocking, closing and dropping protocols, exhaustive over
+//! every interleaving of their threads up to `LOOM_MAX_PREEMPTIONS` preemptions.
+//!
+//! Each model runs on the ring (capacity 1 or 2) and, where it applies, on the rendezvous
+//! channel (capacity 0). Run with `cargo xtask loom bounded-buffer`.
+#![cfg(loom)]
+
+use bounded_buffer::{channel, RecvCancelError, Select, SendCancelError};
+use patterns_core::sync::atomic::{AtomicUsize, Ordering};
+use patterns_core::sync::{thread, Arc};
+use patterns_core::CancelToken;
+
+/// A value that counts its drops, to prove none is lost or dropped twice.
+struct Counted {
+    id: u32,
+    drops: Arc<AtomicUsize>,
+}
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        self.drops.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+fn sorted(mut values: Vec<u32>) -> Vec<u32> {
+    values.sort_unstable();
+    values
+}
+
+fn send_then_recv_in_order(capacity: usize) {
+    loom::model(move || {
+        let (tx, rx) = channel(capacity);
+        let sender = thread::spawn(move || {
+            tx.send(1).unwrap();
+            tx.send(2).unwrap();
+        });
+        assert_eq!(rx.recv(), Ok(1));
+        assert_eq!(rx.recv(), Ok(2));
+        sender.join().unwrap();
+        assert!(rx.recv().is_err(), "closed once the sender is gone");
+    });
+}
+
+#[test]
+fn send_recv_capacity_1() {
+    send_then_recv_in_order(1);
+}
+
+#[test]
+fn send_recv_capacity_0() {
+    send_then_recv_in_order(0);
+}
+
+#[test]
+fn batch_send_recv() {
+    loom::model(|| {
+        let (tx, rx) = channel(2);
+        let sender = thread::spawn(move || tx.send_many(vec![1, 2, 3]).unwrap());
+        let mut got = Vec::new();
+        while got.len() < 3 {
+            rx.recv_many(&mut got, 3).unwrap();
+        }
+        assert_eq!(got, [1, 2, 3]);
+        sender.join().unwrap();
+    });
+}
+
+/// A sender blocked on a full channel and a receiver draining it, while a third thread
+/// closes: both wake, and each value is received or handed back, exactly once.
+fn close_racing_blocked_ends(capacity: usize) {
+    loom::model(move || {
+        let (tx, rx) = channel(capacity);
+        let closer = tx.clone();
+        let sender = thread::spawn(move || {
+            let mut handed_back = Vec::new();
+            for value in [1, 2] {
+                if let Err(err) = tx.send(value) {
+                    handed_back.push(err.into_inner());
+                }
+            }
+            handed_back
+        });
+        let receiver = thread::spawn(move || rx.iter().collect::<Vec<u32>>());
+        closer.close();
+        let mut all = sender.join().unwrap();
+        let received = receiver.join().unwrap();
+        assert!(received.windows(2).all(|w| w[0] < w[1]), "FIFO");
+        all.extend(received);
+        assert_eq!(sorted(all), [1, 2]);
+    });
+}
+
+#[test]
+fn close_racing_blocked_sender_and_receiver_capacity_1() {
+    close_racing_blocked_ends(1);
+}
+
+#[test]
+fn close_racing_blocked_sender_and_receiver_capacity_0() {
+    close_racing_blocked_ends(0);
+}
+
+/// The receiver blocks on an empty channel; the last sender sends one value and drops.
+fn last_sender_dropped_racing_recv(capacity: usize) {
+    loom::model(move || {
+        let (tx, rx) = channel(capacity);
+        let sender = thread::spawn(move || {
+            let _ = tx.send(7);
+        });
+        assert_eq!(rx.recv(), Ok(7));
+        assert!(rx.recv().is_err());
+        sender.join().unwrap();
+    });
+}
+
+#[test]
+fn last_sender_dropped_racing_recv_capacity_1() {
+    last_sender_dropped_racing_recv(1);
+}
+
+#[test]
+fn last_sender_dropped_racing_recv_capacity_0() {
+    last_sender_dropped_racing_recv(0);
+}
+
+#[test]
+fn last_receiver_dropped_racing_blocked_send() {
+    loom::model(|| {
+        let drops = Arc::new(AtomicUsize::new(0));
+        let (tx, rx) = channel(1);
+        let counted = |id| Counted {
+            id,
+            drops: Arc::clone(&drops),
+        };
+        tx.send(counted(1)).unwrap();
+        let blocked = counted(2);
+        let sender = thread::spawn(move || tx.send(blocked).map_err(|e| e.into_inner().id));
+        drop(rx);
+        assert_eq!(
+            sender.join().unwrap(),
+            Err(2),
+            "the blocked value comes back"
+        );
+        // Both values dropped exactly once: the returned one just now, the queued one
+        // with the channel.
+        assert_eq!(drops.load(Ordering::SeqCst), 2);
+    });
+}
+
+#[test]
+fn dropping_a_full_channel_drops_each_value_once() {
+    loom::model(|| {
+        let drops = Arc::new(AtomicUsize::new(0));
+        let (tx, rx) = channel(2);
+        for id in 0..2 {
+            tx.send(Counted {
+                id,
+                drops: Arc::clone(&drops),
+            })
+            .unwrap();
+        }
+        let dropper = thread::spawn(move || drop(tx));
+        let taken = rx.try_recv().map(|value| value.id);
+        drop(rx);
+        dropper.join().unwrap();
+        assert_eq!(taken, Ok(0));
+        assert_eq!(drops.load(Ordering::SeqCst), 2);
+    });
+}
+
+#[test]
+fn cancel_racing_a_blocked_send_hands_the_value_back() {
+    loom::model(|| {
+        let (tx, rx) = channel(1);
+        tx.send(1).unwrap();
+        let token = CancelToken::new();
+        let sender = {
+            let token = token.clone();
+            thread::spawn(move || tx.send_cancellable(2, &token))
+        };
+        token.cancel();
+        assert_eq!(sender.join().unwrap(), Err(SendCancelError::Cancelled(2)));
+        assert_eq!(rx.try_recv(), Ok(1));
+    });
+}
+
+#[test]
+fn cancel_racing_a_rendezvous_send_either_delivers_or_hands_back() {
+    loom::model(|| {
+        let (tx, rx) = channel(0);
+        let token = CancelToken::new();
+        let sender = {
+            let token = token.clone();
+            thread::spawn(move || tx.send_cancellable(5, &token))
+        };
+        let received = thread::spawn(move || rx.recv().ok());
+        token.cancel();
+        let sent = sender.join().unwrap();
+        let received = received.join().unwrap();
+        match sent {
+            Ok(()) => assert_eq!(received, Some(5)),
+            Err(err) => {
+                assert_eq!(err, SendCancelError::Cancelled(5));
+                assert_eq!(received, None, "the receiver sees the sender's drop");
+            }
+        }
+    });
+}
+
+#[test]
+fn cancel_racing_a_blocked_recv_wakes_it() {
+    loom::model(|| {
+        let (tx, rx) = channel::<u32>(1);
+        let token = CancelToken::new();
+        let receiver = {
+            let token = token.clone();
+            thread::spawn(move || rx.recv_cancellable(&token))
+        };
+        token.cancel();
+        assert_eq!(receiver.join().unwrap(), Err(RecvCancelError::Cancelled));
+        drop(tx);
+    });
+}
+
+/// Two senders race to two channels while the main thread selects over both, twice: it
+/// gets each value exactly once, whichever channel flavor and whichever order.
+fn select_racing_two_senders(cap_a: usize, cap_b: usize) {
+    loom::model(move || {
+        let (tx_a, rx_a) = channel(cap_a);
+        let (tx_b, rx_b) = channel(cap_b);
+        // Each sender hands its handle back rather than dropping it: a closed channel is
+        // ready too, and would fire the select with `RecvError`.
+        let a = thread::spawn(move || tx_a.send(1).map(|()| tx_a));
+        let b = thread::spawn(move || tx_b.send(2).map(|()| tx_b));
+        let mut got = Vec::new();
+        for _ in 0..2 {
+            got.push(
+                Select::new()
+                    .recv(&rx_a, |v| v.unwrap())
+                    .recv(&rx_b, |v| v.unwrap())
+                    .wait(),
+            );
+        }
+        assert!(a.join().unwrap().is_ok() && b.join().unwrap().is_ok());
+        assert_eq!(sorted(got), [1, 2]);
+    });
+}
+
+#[test]
+fn select_racing_two_senders_capacity_1() {
+    select_racing_two_senders(1, 1);
+}
+
+#[test]
+fn select_racing_two_senders_capacity_0() {
+    select_racing_two_senders(0, 0);
+}
+
+#[test]
+fn select_racing_two_senders_mixed_capacities() {
+    select_racing_two_senders(0, 1);
+}
+
+/// A select sending on a rendezvous channel while a receiver arrives and a token fires:
+/// the value is delivered or the select is cancelled, never both, never neither.
+#[test]
+fn select_send_racing_cancel_delivers_or_not_at_all() {
+    loom::model(|| {
+        let (tx, rx) = channel(0);
+        let token = CancelToken::new();
+        let selector = {
+            let token = token.clone();
+            thread::spawn(move || {
+                Select::new()
+                    .send(&tx, 3, |sent| sent.is_ok())
+                    .wait_cancellable(&token)
+            })
+        };
+        let receiver = thread::spawn(move || rx.recv().ok());
+        token.cancel();
+        let sent = selector.join().unwrap();
+        let received = receiver.join().unwrap();
+        match sent {
+            Ok(true) => assert_eq!(received, Some(3)),
+            Ok(false) => panic!("the channel was never closed"),
+            Err(_) => assert_eq!(received, None),
+        }
+    });
+}
