@@ -100,34 +100,10 @@ impl<T> Array<T> {
                 return Claim::Closed;
             }
             let index = tail & (self.mark_bit - 1);
-            let lap = tail & !(self.one_lap - 1);
             let stamp = self.buffer[index].stamp.load(Ordering::Acquire);
             if stamp == tail {
-                let limit = want.min(self.cap - index);
-                let mut count = 1;
-                while count < limit
-                    && self.buffer[index + count].stamp.load(Ordering::Acquire) == tail + count
-                {
-                    count += 1;
-                }
-                let next = if index + count < self.cap {
-                    tail + count
-                } else {
-                    lap.wrapping_add(self.one_lap)
-                };
-                match self.tail.compare_exchange_weak(
-                    tail,
-                    next,
-                    Ordering::SeqCst,
-                    Ordering::Relaxed,
-                ) {
-                    Ok(_) => {
-                        return Claim::Got {
-                            index,
-                            stamp: tail,
-                            count,
-                        }
-                    }
+                match self.claim_run(&self.tail, tail, want, 0) {
+                    Ok(claim) => return claim,
                     Err(current) => {
                         tail = current;
                         backoff.spin();
@@ -151,6 +127,41 @@ impl<T> Array<T> {
         }
     }
 
+    /// Having found the slot at position `pos` ready — its stamp reads `pos + ready`: 0 for
+    /// a sender, 1 for a receiver — counts the ready slots from it, up to `want` and not past
+    /// the buffer's end, and moves `cursor` (`tail` or `head`) past them with one
+    /// compare-and-swap. `Err` is the cursor's value if another thread moved it first.
+    #[inline]
+    fn claim_run(
+        &self,
+        cursor: &AtomicUsize,
+        pos: usize,
+        want: usize,
+        ready: usize,
+    ) -> Result<Claim, usize> {
+        let index = pos & (self.mark_bit - 1);
+        let lap = pos & !(self.one_lap - 1);
+        let limit = want.min(self.cap - index);
+        let mut count = 1;
+        while count < limit
+            && self.buffer[index + count].stamp.load(Ordering::Acquire) == pos + count + ready
+        {
+            count += 1;
+        }
+        let next = if index + count < self.cap {
+            pos + count
+        } else {
+            lap.wrapping_add(self.one_lap)
+        };
+        cursor
+            .compare_exchange_weak(pos, next, Ordering::SeqCst, Ordering::Relaxed)
+            .map(|_| Claim::Got {
+                index,
+                stamp: pos,
+                count,
+            })
+    }
+
     /// Claims up to `want` adjacent slots holding values (never wrapping past the end).
     #[inline]
     fn claim_recv(&self, want: usize) -> Claim {
@@ -158,34 +169,10 @@ impl<T> Array<T> {
         let mut head = self.head.load(Ordering::Relaxed);
         loop {
             let index = head & (self.mark_bit - 1);
-            let lap = head & !(self.one_lap - 1);
             let stamp = self.buffer[index].stamp.load(Ordering::Acquire);
             if stamp == head + 1 {
-                let limit = want.min(self.cap - index);
-                let mut count = 1;
-                while count < limit
-                    && self.buffer[index + count].stamp.load(Ordering::Acquire) == head + count + 1
-                {
-                    count += 1;
-                }
-                let next = if index + count < self.cap {
-                    head + count
-                } else {
-                    lap.wrapping_add(self.one_lap)
-                };
-                match self.head.compare_exchange_weak(
-                    head,
-                    next,
-                    Ordering::SeqCst,
-                    Ordering::Relaxed,
-                ) {
-                    Ok(_) => {
-                        return Claim::Got {
-                            index,
-                            stamp: head,
-                            count,
-                        }
-                    }
+                match self.claim_run(&self.head, head, want, 1) {
+                    Ok(claim) => return claim,
                     Err(current) => {
                         head = current;
                         backoff.spin();

@@ -14,8 +14,8 @@ use patterns_core::Backoff;
 
 use crate::context::{Context, Operation, Selected, Spin};
 use crate::sync::atomic::{AtomicBool, Ordering};
-use crate::sync::{Arc, Mutex};
-use crate::wait::{Failure, Wait};
+use crate::sync::{Arc, Mutex, MutexGuard};
+use crate::wait::{Failure, Interrupt, Wait};
 
 pub(crate) struct Zero<T> {
     inner: Mutex<Inner<T>>,
@@ -96,40 +96,14 @@ impl<T> Zero<T> {
             receiver.cx.unpark();
             return Ok(());
         }
-        if inner.closed {
-            return Err((msg, Failure::Closed));
-        }
-        let Some(wait) = wait else {
-            return Err((msg, Failure::WouldBlock));
+        let wait = match may_wait(&inner, wait) {
+            Ok(wait) => wait,
+            Err(failure) => return Err((msg, failure)),
         };
-        if let Some(interrupt) = wait.interrupted() {
-            return Err((msg, Failure::Interrupted(interrupt)));
-        }
-        let cx = Context::new();
-        let oper = Operation::hook(&cx);
         let packet = Packet::new(Some(msg));
-        inner.senders.push_back(Waiter {
-            oper,
-            cx: cx.clone(),
-            packet: Arc::clone(&packet),
-        });
-        drop(inner);
-
-        let selected = cx.wait_until(wait, Spin::First);
-        if selected == Selected::Operation(oper) {
-            return Ok(()); // a receiver has taken, or is taking, the value
-        }
-        unregister(&mut self.inner.lock().senders, oper);
-        let msg = packet.take_back();
-        match selected {
-            Selected::Closed => Err((msg, Failure::Closed)),
-            _ => Err((
-                msg,
-                Failure::Interrupted(
-                    wait.interrupted()
-                        .unwrap_or(crate::wait::Interrupt::TimedOut),
-                ),
-            )),
+        match self.park(inner, Side::Senders, &packet, wait) {
+            Ok(_) => Ok(()), // a receiver has taken, or is taking, the value
+            Err(failure) => Err((packet.take_back(), failure)),
         }
     }
 
@@ -146,52 +120,45 @@ impl<T> Zero<T> {
             sender.cx.unpark();
             return Ok(msg);
         }
-        if inner.closed {
-            return Err(Failure::Closed);
-        }
-        let Some(wait) = wait else {
-            return Err(Failure::WouldBlock);
-        };
-        if let Some(interrupt) = wait.interrupted() {
-            return Err(Failure::Interrupted(interrupt));
-        }
+        let wait = may_wait(&inner, wait)?;
+        let packet = Packet::new(None);
+        let cx = self.park(inner, Side::Receivers, &packet, wait)?;
+        Ok(packet.wait_ready(&cx))
+    }
+
+    /// Parks the current thread in `side`'s waiters with `packet` until a partner selects
+    /// it (then returns its context) or the wait ends (then it unregisters and fails).
+    fn park(
+        &self,
+        mut inner: MutexGuard<'_, Inner<T>>,
+        side: Side,
+        packet: &Arc<Packet<T>>,
+        wait: Wait<'_>,
+    ) -> Result<Context, Failure> {
         let cx = Context::new();
         let oper = Operation::hook(&cx);
-        let packet = Packet::new(None);
-        inner.receivers.push_back(Waiter {
-            oper,
-            cx: cx.clone(),
-            packet: Arc::clone(&packet),
-        });
+        inner.push(side, oper, &cx, packet);
         drop(inner);
-
         let selected = cx.wait_until(wait, Spin::First);
         if selected == Selected::Operation(oper) {
-            return Ok(packet.wait_ready(&cx));
+            return Ok(cx);
         }
-        unregister(&mut self.inner.lock().receivers, oper);
-        match selected {
-            Selected::Closed => Err(Failure::Closed),
-            _ => Err(Failure::Interrupted(
-                wait.interrupted()
-                    .unwrap_or(crate::wait::Interrupt::TimedOut),
-            )),
-        }
+        unregister(self.inner.lock().waiters(side), oper);
+        Err(match selected {
+            Selected::Closed => Failure::Closed,
+            _ => Failure::Interrupted(wait.interrupted().unwrap_or(Interrupt::TimedOut)),
+        })
     }
 
     /// Registers a select's receive, unless it could complete now (a sender of another
     /// thread waits) or the channel is closed: then `None`, and the caller retries.
     pub(crate) fn register_recv(&self, oper: Operation, cx: &Context) -> Option<Arc<Packet<T>>> {
         let mut inner = self.inner.lock();
-        if inner.closed || inner.senders.iter().any(|w| !w.cx.is_current_thread()) {
+        if inner.closed || has_partner(&inner.senders) {
             return None;
         }
         let packet = Packet::new(None);
-        inner.receivers.push_back(Waiter {
-            oper,
-            cx: cx.clone(),
-            packet: Arc::clone(&packet),
-        });
+        inner.push(Side::Receivers, oper, cx, &packet);
         Some(packet)
     }
 
@@ -204,15 +171,11 @@ impl<T> Zero<T> {
         cx: &Context,
     ) -> Result<Arc<Packet<T>>, T> {
         let mut inner = self.inner.lock();
-        if inner.closed || inner.receivers.iter().any(|w| !w.cx.is_current_thread()) {
+        if inner.closed || has_partner(&inner.receivers) {
             return Err(msg);
         }
         let packet = Packet::new(Some(msg));
-        inner.senders.push_back(Waiter {
-            oper,
-            cx: cx.clone(),
-            packet: Arc::clone(&packet),
-        });
+        inner.push(Side::Senders, oper, cx, &packet);
         Ok(packet)
     }
 
@@ -241,6 +204,48 @@ impl<T> Zero<T> {
     pub(crate) fn is_closed(&self) -> bool {
         self.inner.lock().closed
     }
+}
+
+/// Which list of waiters.
+#[derive(Clone, Copy)]
+enum Side {
+    Senders,
+    Receivers,
+}
+
+impl<T> Inner<T> {
+    fn waiters(&mut self, side: Side) -> &mut VecDeque<Waiter<T>> {
+        match side {
+            Side::Senders => &mut self.senders,
+            Side::Receivers => &mut self.receivers,
+        }
+    }
+
+    fn push(&mut self, side: Side, oper: Operation, cx: &Context, packet: &Arc<Packet<T>>) {
+        self.waiters(side).push_back(Waiter {
+            oper,
+            cx: cx.clone(),
+            packet: Arc::clone(packet),
+        });
+    }
+}
+
+/// Whether the operation may park: not on a closed channel, not for a `try_`, not past its
+/// limit.
+fn may_wait<'a, T>(inner: &Inner<T>, wait: Option<Wait<'a>>) -> Result<Wait<'a>, Failure> {
+    if inner.closed {
+        return Err(Failure::Closed);
+    }
+    let wait = wait.ok_or(Failure::WouldBlock)?;
+    match wait.interrupted() {
+        Some(interrupt) => Err(Failure::Interrupted(interrupt)),
+        None => Ok(wait),
+    }
+}
+
+/// True if a waiter of another thread could pair with the current one now.
+fn has_partner<T>(waiters: &VecDeque<Waiter<T>>) -> bool {
+    waiters.iter().any(|w| !w.cx.is_current_thread())
 }
 
 /// Pops the oldest waiter that can still be selected, and selects it. Waiters that are
