@@ -133,12 +133,10 @@ fn rerun_recipe(package: &str, envs: &[(&str, String)]) -> String {
         "loom: the models of `{package}` failed. To replay one with a trace, take its name from \
          the `---- <test name> stdout ----` lines above and run:\n\n    \
          LOOM_MAX_PREEMPTIONS={preemptions} LOOM_LOG=trace LOOM_LOCATION=1 \
-         LOOM_CHECKPOINT_FILE=loom.json LOOM_CHECKPOINT_INTERVAL=1 RUSTFLAGS={rustflags} \
-         CARGO_TARGET_DIR={target} cargo test -p {package} --test loom --release -- <test name>\n\n\
-         The first run records the failing interleaving in loom.json and the next one starts \
-         from it. The LOOM_CHECKPOINT_* variables need loom's `checkpoint` feature \
-         (`loom = {{ workspace = true, features = [\"checkpoint\"] }}` in the crate's \
-         dev-dependencies); without it, leave those two out.\n",
+         RUSTFLAGS={rustflags} CARGO_TARGET_DIR={target} \
+         cargo test -p {package} --test loom --release -- <test name> --nocapture\n\n\
+         LOOM_LOG=trace prints every step of every thread in each interleaving; \
+         LOOM_LOCATION=1 adds the source location of each synchronization.\n",
         preemptions = value("LOOM_MAX_PREEMPTIONS"),
         rustflags = value("RUSTFLAGS"),
         target = value("CARGO_TARGET_DIR"),
@@ -173,9 +171,8 @@ mod tests {
         assert!(
             recipe.contains(
                 "LOOM_MAX_PREEMPTIONS=2 LOOM_LOG=trace LOOM_LOCATION=1 \
-                 LOOM_CHECKPOINT_FILE=loom.json LOOM_CHECKPOINT_INTERVAL=1 \
                  RUSTFLAGS=\"--cfg loom -D warnings\" CARGO_TARGET_DIR=/w/target/loom \
-                 cargo test -p patterns-core --test loom --release -- <test name>"
+                 cargo test -p patterns-core --test loom --release -- <test name> --nocapture"
             ),
             "{recipe}"
         );
