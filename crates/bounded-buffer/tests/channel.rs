@@ -9,8 +9,8 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use bounded_buffer::{
-    channel, try_channel, CapacityError, RecvCancelError, RecvError, RecvTimeoutError,
-    SendCancelError, SendError, SendTimeoutError, TryRecvError, TrySendError, MAX_CAPACITY,
+    channel, RecvCancelError, RecvError, RecvTimeoutError, SendCancelError, SendError,
+    SendTimeoutError, TryRecvError, TrySendError,
 };
 use patterns_core::{CancelToken, ManualClock};
 
@@ -434,25 +434,6 @@ fn clones_share_the_channel() {
     assert!(!tx.same_channel(&other_tx));
     assert!(rx.same_channel(&rx.clone()));
     assert_eq!(rx.receiver_count(), 1);
-}
-
-#[test]
-fn too_large_a_capacity_is_an_error() {
-    let err = try_channel::<u8>(MAX_CAPACITY + 1).unwrap_err();
-    assert_eq!(
-        err,
-        CapacityError {
-            capacity: MAX_CAPACITY + 1
-        }
-    );
-    assert_eq!(
-        err.to_string(),
-        format!(
-            "channel capacity {} exceeds the maximum of {MAX_CAPACITY}",
-            MAX_CAPACITY + 1
-        )
-    );
-    assert!(try_channel::<u8>(0).is_ok());
 }
 
 #[test]
