@@ -23,7 +23,7 @@ use std::collections::VecDeque;
 use crossbeam_utils::CachePadded;
 use patterns_core::Backoff;
 
-use crate::context::{Context, Operation, Selected, Spin};
+use crate::context::{Context, Operation, Selected, Side, Spin};
 use crate::sync::atomic::{self, AtomicUsize, Ordering};
 use crate::sync::UnsafeCell;
 use crate::wait::{Failure, Wait};
@@ -279,7 +279,7 @@ impl<T> Array<T> {
             if let Some(interrupt) = wait.interrupted() {
                 return Err((msg, Failure::Interrupted(interrupt)));
             }
-            self.park_sender(wait);
+            self.park(Side::Senders, wait);
         }
     }
 
@@ -296,45 +296,45 @@ impl<T> Array<T> {
         }
     }
 
-    /// Parks until a receiver frees a slot, the channel closes, or `wait` runs out.
-    fn park_sender(&self, wait: Wait<'_>) {
+    /// Parks on `side` until a peer makes progress, the channel closes, or `wait` runs
+    /// out; the caller then retries its operation.
+    fn park(&self, side: Side, wait: Wait<'_>) {
         let cx = Context::new();
         let oper = Operation::hook(&cx);
-        self.senders.register(oper, &cx);
-        if self.send_ready() {
-            let _ = cx.try_select(Selected::Aborted);
+        if !self.register(side, oper, &cx) {
+            return; // ready just now: retry at once
         }
         if cx.wait_until(wait, Spin::Never) != Selected::Operation(oper) {
-            self.senders.unregister(oper);
+            self.unregister(side, oper);
         }
     }
 
-    /// Registers a select's send; the caller then re-checks with [`Array::send_ready`].
-    pub(crate) fn register_send(&self, oper: Operation, cx: &Context) {
-        self.senders.register(oper, cx);
+    /// Registers a waiting operation on `side`, then re-checks the channel: if the
+    /// operation could proceed now (or would fail closed), unregisters it again and
+    /// returns false.
+    pub(crate) fn register(&self, side: Side, oper: Operation, cx: &Context) -> bool {
+        self.waker(side).register(oper, cx);
+        let ready = self.is_closed()
+            || match side {
+                Side::Senders => !self.is_full(),
+                Side::Receivers => !self.is_empty(),
+            };
+        if ready {
+            self.unregister(side, oper);
+        }
+        !ready
     }
 
-    /// Registers a select's receive; the caller then re-checks with [`Array::recv_ready`].
-    pub(crate) fn register_recv(&self, oper: Operation, cx: &Context) {
-        self.receivers.register(oper, cx);
+    /// Removes a registered operation that was not selected.
+    pub(crate) fn unregister(&self, side: Side, oper: Operation) {
+        self.waker(side).unregister(oper);
     }
 
-    pub(crate) fn unregister_send(&self, oper: Operation) {
-        self.senders.unregister(oper);
-    }
-
-    pub(crate) fn unregister_recv(&self, oper: Operation) {
-        self.receivers.unregister(oper);
-    }
-
-    /// True if a send would not block now (there is room, or it would fail closed).
-    pub(crate) fn send_ready(&self) -> bool {
-        !self.is_full() || self.is_closed()
-    }
-
-    /// True if a receive would not block now (a value is queued, or it would fail closed).
-    pub(crate) fn recv_ready(&self) -> bool {
-        !self.is_empty() || self.is_closed()
+    fn waker(&self, side: Side) -> &SyncWaker {
+        match side {
+            Side::Senders => &self.senders,
+            Side::Receivers => &self.receivers,
+        }
     }
 
     /// Sends every value of `values` in order, claiming as many slots per compare-and-swap
@@ -362,7 +362,7 @@ impl<T> Array<T> {
                     if let Some(interrupt) = wait.interrupted() {
                         return Err(Failure::Interrupted(interrupt));
                     }
-                    self.park_sender(wait);
+                    self.park(Side::Senders, wait);
                     backoff.reset();
                 }
             }
@@ -392,20 +392,7 @@ impl<T> Array<T> {
             if let Some(interrupt) = wait.interrupted() {
                 return Err(Failure::Interrupted(interrupt));
             }
-            self.park_receiver(wait);
-        }
-    }
-
-    /// Parks until a sender fills a slot, the channel closes, or `wait` runs out.
-    fn park_receiver(&self, wait: Wait<'_>) {
-        let cx = Context::new();
-        let oper = Operation::hook(&cx);
-        self.receivers.register(oper, &cx);
-        if self.recv_ready() {
-            let _ = cx.try_select(Selected::Aborted);
-        }
-        if cx.wait_until(wait, Spin::Never) != Selected::Operation(oper) {
-            self.receivers.unregister(oper);
+            self.park(Side::Receivers, wait);
         }
     }
 

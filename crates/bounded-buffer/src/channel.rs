@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use patterns_core::CancelToken;
 
 use crate::array::Array;
-use crate::context::{Context, Operation};
+use crate::context::{Context, Operation, Side};
 use crate::error::{
     RecvCancelError, RecvError, RecvTimeoutError, SendCancelError, SendError, SendIterError,
     SendManyError, SendTimeoutError, TryRecvError, TrySendError,
@@ -632,21 +632,16 @@ impl<T> Receiver<T> {
 
     pub(crate) fn select_register(&self, oper: Operation, cx: &Context) -> Option<Registration<T>> {
         match &self.chan.flavor {
-            Flavor::Array(array) => {
-                array.register_recv(oper, cx);
-                if array.recv_ready() {
-                    array.unregister_recv(oper);
-                    return None;
-                }
-                Some(Registration::Waker)
-            }
+            Flavor::Array(array) => array
+                .register(Side::Receivers, oper, cx)
+                .then_some(Registration::Waker),
             Flavor::Zero(zero) => zero.register_recv(oper, cx).map(Registration::Packet),
         }
     }
 
     pub(crate) fn select_unregister(&self, oper: Operation) {
         match &self.chan.flavor {
-            Flavor::Array(array) => array.unregister_recv(oper),
+            Flavor::Array(array) => array.unregister(Side::Receivers, oper),
             Flavor::Zero(zero) => zero.unregister(oper),
         }
     }
@@ -688,14 +683,9 @@ impl<T> Sender<T> {
         cx: &Context,
     ) -> Option<Registration<T>> {
         match &self.chan.flavor {
-            Flavor::Array(array) => {
-                array.register_send(oper, cx);
-                if array.send_ready() {
-                    array.unregister_send(oper);
-                    return None;
-                }
-                Some(Registration::Waker)
-            }
+            Flavor::Array(array) => array
+                .register(Side::Senders, oper, cx)
+                .then_some(Registration::Waker),
             Flavor::Zero(zero) => {
                 let value = msg.take()?;
                 match zero.register_send(value, oper, cx) {
@@ -717,7 +707,7 @@ impl<T> Sender<T> {
         msg: &mut Option<T>,
     ) {
         match (&self.chan.flavor, registration) {
-            (Flavor::Array(array), _) => array.unregister_send(oper),
+            (Flavor::Array(array), _) => array.unregister(Side::Senders, oper),
             (Flavor::Zero(zero), Registration::Packet(packet)) => {
                 zero.unregister(oper);
                 *msg = Some(packet.take_back());

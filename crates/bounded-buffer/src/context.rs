@@ -29,6 +29,13 @@ pub(crate) enum Selected {
     Operation(Operation),
 }
 
+/// Which side of a channel an operation waits on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Side {
+    Senders,
+    Receivers,
+}
+
 /// Whether a wait spins before it parks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Spin {

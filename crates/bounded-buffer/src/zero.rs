@@ -12,7 +12,7 @@ use std::collections::VecDeque;
 
 use patterns_core::Backoff;
 
-use crate::context::{Context, Operation, Selected, Spin};
+use crate::context::{Context, Operation, Selected, Side, Spin};
 use crate::sync::atomic::{AtomicBool, Ordering};
 use crate::sync::{Arc, Mutex, MutexGuard};
 use crate::wait::{Failure, Interrupt, Wait};
@@ -204,13 +204,6 @@ impl<T> Zero<T> {
     pub(crate) fn is_closed(&self) -> bool {
         self.inner.lock().closed
     }
-}
-
-/// Which list of waiters.
-#[derive(Clone, Copy)]
-enum Side {
-    Senders,
-    Receivers,
 }
 
 impl<T> Inner<T> {
