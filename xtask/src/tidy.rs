@@ -10,7 +10,8 @@
 //!    so that one `--cfg loom` build model-checks it: no `std::sync::…` (except
 //!    `std::sync::atomic::Ordering`, which loom re-exports unchanged), `std::thread::…`,
 //!    `std::cell::UnsafeCell` or `std::hint::spin_loop` (nor their `core::` / `alloc::`
-//!    spellings), in paths or in `use` trees. Exempt: the facade itself
+//!    spellings), in paths or in `use` trees, and no prelude `thread_local!` (the
+//!    facade's `sync::thread_local!` gives each loom thread its own value). Exempt: the facade itself
 //!    (`crates/core/src/sync/`) and `#[cfg(test)]` modules, which never build under loom
 //!    (`tests/loom.rs` compiles the library without `cfg(test)`). A line that really needs
 //!    std's type says so with a `tidy: allow(std-path)` comment, on it or on the line
@@ -616,9 +617,20 @@ fn std_paths(lines: &[Line]) -> Vec<(usize, String)> {
                 found.push((i + 1, message(path)));
             }
         }
+        if bare_thread_local(&line.code) {
+            found.push((i + 1, message("thread_local!")));
+        }
     }
     found.sort();
     found
+}
+
+/// Whether `code` invokes `thread_local!` from std's prelude (its values would not be
+/// per model thread under loom) instead of the facade's `sync::thread_local!`.
+fn bare_thread_local(code: &str) -> bool {
+    word_positions(code, "thread_local")
+        .into_iter()
+        .any(|at| code[at..].starts_with("thread_local!") && !code[..at].ends_with("sync::"))
 }
 
 /// Rule 3 for one test or example file: `(line, message)` for each `thread::sleep`.
@@ -769,6 +781,8 @@ fn f() {
     // tidy: allow(std-path): std's OnceLock, which loom does not model, for a constant.
     static X: std::sync::OnceLock<u8> = std::sync::OnceLock::new();
     let s = \"std::sync::Arc\";
+    thread_local! { static A: u8 = 0; }
+    crate::sync::thread_local! { static B: u8 = 0; }
 }
 
 #[cfg(all(test, not(loom)))]
@@ -780,10 +794,11 @@ mod tests {
 }
 ";
         let found = std_paths(&scan(src));
-        assert_eq!(lines_of(&found), [3, 3, 11, 13], "{found:?}");
+        assert_eq!(lines_of(&found), [3, 3, 11, 13, 17], "{found:?}");
         assert!(found[0].1.contains("`std::sync::Arc`"));
         assert!(found[1].1.contains("`std::sync::atomic::AtomicUsize`"));
         assert!(found[2].1.contains("`std::thread::spawn`"));
+        assert!(found[4].1.contains("`thread_local!`"));
     }
 
     #[test]

@@ -8,6 +8,12 @@ use criterion::{criterion_group, criterion_main};
 
 mod bounded_buffer;
 mod core;
+mod worker_pool;
 
-criterion_group!(benches, core::bench_all, bounded_buffer::bench_all);
+criterion_group!(
+    benches,
+    core::bench_all,
+    bounded_buffer::bench_all,
+    worker_pool::bench_all
+);
 criterion_main!(benches);

@@ -299,14 +299,15 @@ impl<T> Array<T> {
     /// Parks on `side` until a peer makes progress, the channel closes, or `wait` runs
     /// out; the caller then retries its operation.
     fn park(&self, side: Side, wait: Wait<'_>) {
-        let cx = Context::new();
-        let oper = Operation::hook(&cx);
-        if !self.register(side, oper, &cx) {
-            return; // ready just now: retry at once
-        }
-        if cx.wait_until(wait, Spin::Never) != Selected::Operation(oper) {
-            self.unregister(side, oper);
-        }
+        Context::with(|cx| {
+            let oper = Operation::hook(cx);
+            if !self.register(side, oper, cx) {
+                return; // ready just now: retry at once
+            }
+            if cx.wait_until(wait, Spin::Never) != Selected::Operation(oper) {
+                self.unregister(side, oper);
+            }
+        });
     }
 
     /// Registers a waiting operation on `side`, then re-checks the channel: if the

@@ -1,5 +1,6 @@
 //! A blocked operation's meeting point with the thread that completes or aborts it.
 
+use core::cell::Cell;
 use core::fmt;
 
 use patterns_core::Backoff;
@@ -97,8 +98,56 @@ struct Inner {
 }
 
 impl Context {
+    /// Runs `f` with a context for the current thread, in `Waiting`: the thread's cached
+    /// one, so blocking does not allocate a context or ask for `thread::current()`.
+    ///
+    /// As crossbeam-channel's `Context::with`, but a context goes back to the cache only if
+    /// no other thread still holds a clone of it. A peer that selected it may still be
+    /// unparking it, which is harmless: every wait already tolerates a spurious wake-up.
+    /// But a [`CancelToken`](patterns_core::CancelToken) callback may still be running
+    /// after its registration is dropped (see `on_cancel`), and its `try_select(Aborted)`
+    /// would abort whichever wait the context served next.
+    pub(crate) fn with<R>(f: impl FnOnce(&Context) -> R) -> R {
+        crate::sync::thread_local! {
+            /// The thread's idle context, unshared and in `Waiting`; `None` while a wait
+            /// uses it (a re-entrant wait, say from a select's closure, then makes its own),
+            /// or after a panic or a shared context kept it from coming back.
+            // Not `const { … }`, which clippy would like: loom's `thread_local!` does not
+            // accept it, and the lazy initialization is a branch beside a park.
+            #[allow(clippy::missing_const_for_thread_local)]
+            static CACHED: Cell<Option<Context>> = Cell::new(None);
+        }
+        let mut f = Some(f);
+        let mut run = |cx: &Context| (f.take().expect("`f` runs once"))(cx);
+        CACHED
+            .try_with(|cached| {
+                let mut cx = cached.take().unwrap_or_else(Context::new);
+                let result = run(&cx);
+                if cx.reset() {
+                    cached.set(Some(cx));
+                }
+                result
+            })
+            // The thread-local is being destroyed: fall back to a context of our own.
+            .unwrap_or_else(|_| run(&Context::new()))
+    }
+
+    /// Readies a context whose wait has ended for the owner's next wait: back to
+    /// `Waiting`. False, and unchanged, if another thread still holds it.
+    fn reset(&mut self) -> bool {
+        // `get_mut` acquires every other holder's release of its clone, so whatever they
+        // did to the state is ordered before this store.
+        match Arc::get_mut(&mut self.inner) {
+            Some(inner) => {
+                inner.state.store(WAITING, Ordering::Relaxed);
+                true
+            }
+            None => false,
+        }
+    }
+
     /// A fresh context for the current thread, in `Waiting`.
-    pub(crate) fn new() -> Context {
+    fn new() -> Context {
         Context {
             inner: Arc::new(Inner {
                 state: AtomicUsize::new(WAITING),

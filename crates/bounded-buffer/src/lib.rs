@@ -124,7 +124,8 @@
 //!   parked. A brief spin first (a few microseconds) saves a trip through the scheduler
 //!   when the partner is about to arrive.
 //! * **Memory**: `capacity` slots of `T` plus one stamp word each, allocated up front;
-//!   no allocation per value. A blocked operation allocates one small wait record.
+//!   no allocation per value. A blocked operation reuses its thread's wait record (a
+//!   rendezvous also allocates one small packet per hand-over).
 //! * **Verified**: every blocking, closing and dropping protocol has a loom model in
 //!   `tests/loom.rs`; every `unsafe` block states its invariant and the model that covers
 //!   it.

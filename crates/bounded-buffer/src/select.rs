@@ -299,30 +299,34 @@ impl<'a, R> Select<'a, R> {
     /// turns out ready while registering), unregisters the rest, and completes the
     /// selected one if the wake-up carried it.
     fn park(&mut self, order: &[usize], wait: Wait<'_>) -> Option<R> {
-        let cx = Context::new();
-        let opers: Vec<Operation> = self
-            .operands
-            .iter()
-            .map(Operation::hook) // each operand's slot in the vector, which stays put
-            .collect();
-        let mut registered = Vec::with_capacity(order.len());
-        for &i in order {
-            if !self.operands[i].register(opers[i], &cx) {
-                let _ = cx.try_select(Selected::Aborted);
-                break;
+        // The selected operand completes, and runs its closure, inside `with`: a zero
+        // channel's receive still waits on `cx` for its value, and a closure that blocks
+        // again simply gets a context of its own.
+        Context::with(|cx| {
+            let opers: Vec<Operation> = self
+                .operands
+                .iter()
+                .map(Operation::hook) // each operand's slot in the vector, which stays put
+                .collect();
+            let mut registered = Vec::with_capacity(order.len());
+            for &i in order {
+                if !self.operands[i].register(opers[i], cx) {
+                    let _ = cx.try_select(Selected::Aborted);
+                    break;
+                }
+                registered.push(i);
             }
-            registered.push(i);
-        }
-        let selected = cx.wait_until(wait, Spin::Never);
-        let mut fired = None;
-        for i in registered {
-            if selected == Selected::Operation(opers[i]) {
-                fired = Some(i);
-            } else {
-                self.operands[i].unregister(opers[i]);
+            let selected = cx.wait_until(wait, Spin::Never);
+            let mut fired = None;
+            for i in registered {
+                if selected == Selected::Operation(opers[i]) {
+                    fired = Some(i);
+                } else {
+                    self.operands[i].unregister(opers[i]);
+                }
             }
-        }
-        fired.and_then(|i| self.operands[i].fire_selected(&cx))
+            fired.and_then(|i| self.operands[i].fire_selected(cx))
+        })
     }
 }
 

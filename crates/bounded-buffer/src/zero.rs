@@ -101,7 +101,8 @@ impl<T> Zero<T> {
             Err(failure) => return Err((msg, failure)),
         };
         let packet = Packet::new(Some(msg));
-        match self.park(inner, Side::Senders, &packet, wait) {
+        let parked = Context::with(|cx| self.park(inner, Side::Senders, &packet, wait, cx));
+        match parked {
             Ok(_) => Ok(()), // a receiver has taken, or is taking, the value
             Err(failure) => Err((packet.take_back(), failure)),
         }
@@ -122,26 +123,30 @@ impl<T> Zero<T> {
         }
         let wait = may_wait(&inner, wait)?;
         let packet = Packet::new(None);
-        let cx = self.park(inner, Side::Receivers, &packet, wait)?;
-        Ok(packet.wait_ready(&cx))
+        // The sender unparks `cx` once the value is in, so the context must stay ours
+        // until `wait_ready` has it.
+        Context::with(|cx| {
+            self.park(inner, Side::Receivers, &packet, wait, cx)?;
+            Ok(packet.wait_ready(cx))
+        })
     }
 
-    /// Parks the current thread in `side`'s waiters with `packet` until a partner selects
-    /// it (then returns its context) or the wait ends (then it unregisters and fails).
+    /// Parks the current thread, which owns `cx`, in `side`'s waiters with `packet` until
+    /// a partner selects it or the wait ends (then it unregisters and fails).
     fn park(
         &self,
         mut inner: MutexGuard<'_, Inner<T>>,
         side: Side,
         packet: &Arc<Packet<T>>,
         wait: Wait<'_>,
-    ) -> Result<Context, Failure> {
-        let cx = Context::new();
-        let oper = Operation::hook(&cx);
-        inner.push(side, oper, &cx, packet);
+        cx: &Context,
+    ) -> Result<(), Failure> {
+        let oper = Operation::hook(cx);
+        inner.push(side, oper, cx, packet);
         drop(inner);
         let selected = cx.wait_until(wait, Spin::First);
         if selected == Selected::Operation(oper) {
-            return Ok(cx);
+            return Ok(());
         }
         unregister(self.inner.lock().waiters(side), oper);
         Err(match selected {

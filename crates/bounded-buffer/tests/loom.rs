@@ -287,3 +287,36 @@ fn select_send_racing_cancel_delivers_or_not_at_all() {
         }
     });
 }
+
+/// A thread reuses its wait record from one blocking call to the next; a cancel callback
+/// of the first wait that fires late must not abort the second (a plain `recv` would
+/// then report the channel closed).
+#[test]
+fn late_cancel_callback_does_not_abort_the_next_wait() {
+    loom::model(|| {
+        let (tx, rx) = channel::<u32>(1);
+        let (tx2, rx2) = channel::<u32>(0);
+        let token = CancelToken::new();
+        let waiter = {
+            let token = token.clone();
+            thread::spawn(move || {
+                let first = rx.recv_cancellable(&token);
+                let second = rx2.recv();
+                (first, second)
+            })
+        };
+        // The send fails if the waiter was cancelled and dropped `rx`: fine either way.
+        let sender = thread::spawn(move || {
+            let _ = tx.send(1);
+        });
+        token.cancel();
+        tx2.send(2).unwrap();
+        let (first, second) = waiter.join().unwrap();
+        sender.join().unwrap();
+        assert!(
+            matches!(first, Ok(1) | Err(RecvCancelError::Cancelled)),
+            "{first:?}"
+        );
+        assert_eq!(second, Ok(2));
+    });
+}

@@ -5,6 +5,7 @@ use std::sync::PoisonError;
 use std::time::Duration;
 
 pub use loom::sync::{Arc, MutexGuard};
+pub use loom::thread_local;
 
 pub(super) mod atomic {
     pub use loom::sync::atomic::{

@@ -19,6 +19,10 @@
 //!   does not otherwise synchronize with uses a `Parker`.
 //! * [`thread::park_timeout`] exists in both; under loom, which has no model of time, it
 //!   yields and returns — a spurious wake-up, which every caller must tolerate anyway.
+//! * [`thread_local!`] is loom's under loom, where each model thread gets its own value,
+//!   dropped when that thread ends: a `std` thread-local would carry loom objects from one
+//!   execution into the next. Loom's macro accepts only the `static NAME: T = init;` form
+//!   (no `const { … }` initializer), and its keys have `with` and `try_with` only.
 //!
 //! [`UnmodeledArc`] is `std::sync::Arc` in both builds, for immutable shared values that
 //! loom need not follow and that must be unsized (loom's `Arc` cannot hold a `dyn Trait`).
@@ -30,7 +34,7 @@ mod imp;
 #[path = "std.rs"]
 mod imp;
 
-pub use imp::{Arc, Condvar, Mutex, MutexGuard, Parker, UnsafeCell};
+pub use imp::{thread_local, Arc, Condvar, Mutex, MutexGuard, Parker, UnsafeCell};
 
 /// `std::sync::Arc` in every build, for immutable values that loom need not model, such
 /// as a shared `dyn` [`Clock`](crate::Clock).

@@ -5,6 +5,7 @@ use std::sync::PoisonError;
 use std::time::Duration;
 
 pub use std::sync::{Arc, MutexGuard};
+pub use std::thread_local;
 
 pub(super) mod atomic {
     pub use std::sync::atomic::{

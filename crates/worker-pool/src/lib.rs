@@ -1,0 +1,137 @@
+//! A bounded, panic-safe pool of worker threads.
+//!
+//! A fixed crew of threads takes jobs from one bounded queue: the pattern behind every
+//! server's request handling, every batch job's parallel step. On top of the crew, this
+//! crate gives each job a handle for its result, a cancel token and an optional deadline;
+//! scopes whose jobs borrow from the caller's stack; groups of fallible jobs that fail
+//! together; a pool that grows under load and shrinks when idle; and a stats snapshot
+//! with queue-wait and run-time percentiles. Everything the peers do (the `threadpool`
+//! crate, rayon's `ThreadPool`, Java's `ThreadPoolExecutor`, Go's `pond`), with the
+//! edges settled: a job handle never hangs, a refused job always comes back, a panic
+//! never shrinks the pool, and no thread outlives it.
+//!
+//! # Submitting jobs
+//!
+//! ```
+//! use worker_pool::{JobError, WorkerPool};
+//!
+//! let pool = WorkerPool::new(4).unwrap();
+//!
+//! // A result per job.
+//! let handles: Vec<_> = (1..=4u64).map(|n| pool.submit(move || n * n).unwrap()).collect();
+//! let squares: Vec<u64> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+//! assert_eq!(squares, [1, 4, 9, 16]);
+//!
+//! // A panic reaches the handle; the pool keeps its four workers.
+//! let oops = pool.submit(|| -> u8 { panic!("bad input") }).unwrap();
+//! assert_eq!(oops.join(), Err(JobError::Panicked("bad input".into())));
+//! assert_eq!(pool.stats().workers, 4);
+//! ```
+//!
+//! # A bounded queue
+//!
+//! The queue holds [`queue_capacity`](Builder::queue_capacity) jobs. When it is full,
+//! [`submit`](WorkerPool::submit) does what the [`Rejection`] policy says: wait (the
+//! default), refuse, run the job on the caller's thread, or evict the oldest job.
+//! [`try_submit`](WorkerPool::try_submit) never waits, and hands the closure back:
+//!
+//! ```
+//! use std::sync::mpsc;
+//! use worker_pool::{Rejection, SubmitError, WorkerPool};
+//!
+//! let pool = WorkerPool::builder().workers(1).queue_capacity(1).build().unwrap();
+//! let (release, gate) = mpsc::channel::<()>();
+//! let (started, running) = mpsc::channel();
+//! let blocker = pool.submit(move || { started.send(()).unwrap(); gate.recv().unwrap() }).unwrap();
+//! running.recv().unwrap(); // the only worker is busy,
+//! let queued = pool.submit(|| 1).unwrap(); // the queue's one place is taken,
+//! match pool.try_submit(|| 2) {
+//!     Err(SubmitError::Full(job)) => assert_eq!(job(), 2), // so the job comes back.
+//!     other => panic!("{other:?}"),
+//! }
+//! release.send(()).unwrap();
+//! assert_eq!(queued.join(), Ok(1));
+//! # blocker.join().unwrap();
+//! ```
+//!
+//! # Cancellation and deadlines
+//!
+//! Jobs submitted with [`submit_with`](WorkerPool::submit_with) get a [`JobContext`]:
+//! its token fires on [`JobHandle::cancel`], at the deadline of
+//! [`submit_with_timeout`](WorkerPool::submit_with_timeout), and on
+//! [`shutdown_now`](WorkerPool::shutdown_now). A job that has not started when its
+//! handle is cancelled never runs.
+//!
+//! ```
+//! use std::time::Duration;
+//! use worker_pool::{JobError, WorkerPool};
+//!
+//! let pool = WorkerPool::new(1).unwrap();
+//! let slow = pool
+//!     .submit_with_timeout(Duration::from_millis(10), |cx| {
+//!         while cx.check().is_ok() {
+//!             std::hint::spin_loop(); // work that looks at its token now and then
+//!         }
+//!         "gave up"
+//!     })
+//!     .unwrap();
+//! assert_eq!(slow.join(), Err(JobError::TimedOut));
+//! ```
+//!
+//! # Scopes and groups
+//!
+//! [`scope`](WorkerPool::scope) lets jobs borrow from the caller's stack and returns once
+//! they are done; [`group`](WorkerPool::group) waits for a set of fallible jobs and
+//! returns the first error, firing the others' token as soon as it happens.
+//!
+//! ```
+//! use worker_pool::WorkerPool;
+//!
+//! let pool = WorkerPool::new(2).unwrap();
+//! let data = vec![1u64, 2, 3, 4, 5, 6];
+//! let sums: Vec<u64> = pool.scope(|s| {
+//!     let halves: Vec<_> = data.chunks(3).map(|c| s.submit(move || c.iter().sum()).unwrap()).collect();
+//!     halves.into_iter().map(|h| h.join().unwrap()).collect()
+//! });
+//! assert_eq!(sums, [6, 15]);
+//! ```
+//!
+//! # Shutting down
+//!
+//! [`shutdown`](WorkerPool::shutdown) (also what dropping the pool does) runs every
+//! queued job and joins the workers. [`shutdown_now`](WorkerPool::shutdown_now) fires
+//! the running jobs' tokens and hands back the queued jobs, unrun, in submission order.
+//! Either way, every submit afterwards fails with [`SubmitError::ShutDown`], giving the
+//! closure back.
+
+mod builder;
+mod context;
+mod crew;
+mod error;
+mod group;
+mod handle;
+mod job;
+mod latch;
+mod pool;
+mod priority;
+mod queue;
+mod scope;
+mod stats;
+mod task;
+mod worker;
+
+use patterns_core::sync;
+
+pub use builder::{Builder, JobPanic, Rejection};
+pub use context::JobContext;
+pub use error::{BuildError, GroupError, JobError, SubmitError, TrySubmitError};
+pub use group::Group;
+pub use handle::JobHandle;
+pub use patterns_core::{CancelReason, CancelToken};
+pub use pool::{PendingJob, WorkerPool};
+pub use scope::Scope;
+pub use stats::{Latency, Stats};
+
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -1,0 +1,566 @@
+//! The pool: submitting jobs, and shutting down.
+
+use core::fmt;
+use std::time::{Duration, Instant};
+
+use patterns_core::CancelToken;
+
+use crate::builder::{Builder, JobPanic, Rejection};
+use crate::context::JobContext;
+use crate::crew::Crew;
+use crate::error::{BuildError, BuildErrorKind, JobError, SubmitError};
+use crate::group::Group;
+use crate::handle::JobHandle;
+use crate::job::Job;
+use crate::queue::{PushError, Queue};
+use crate::scope::{self, Scope};
+use crate::stats::{PoolCounts, Stats};
+use crate::sync::Arc;
+use crate::task::{catch, Attached, Detached, Outcome, Plain, RunEnv, Task, WithContext};
+
+/// What the workers and the pool's handles share.
+pub(crate) struct Shared {
+    pub(crate) queue: Queue,
+    pub(crate) config: Builder,
+    /// Fired by `shutdown_now`; every job's token descends from it.
+    pub(crate) root: CancelToken,
+    pub(crate) counts: PoolCounts,
+    pub(crate) crew: Crew,
+}
+
+/// How long a submit may wait for room in the queue.
+#[derive(Debug, Clone, Copy)]
+enum Admit {
+    /// As the pool's [`Rejection`] policy says.
+    Policy,
+    /// Not at all.
+    Now,
+    /// Until then; `None`: for as long as it takes, whatever the policy.
+    Until(Option<Instant>),
+}
+
+/// Queues `job` (or runs it here, under `CallerRuns`); the job comes back if refused.
+fn admit(shared: &Arc<Shared>, job: Job, priority: i32, how: Admit) -> Result<(), PushError> {
+    shared.admit(job, priority, how, |job| shared.crew.grow(shared, job))
+}
+
+impl Shared {
+    fn admit(
+        &self,
+        job: Job,
+        priority: i32,
+        how: Admit,
+        grow: impl FnOnce(Job) -> Result<(), Job>,
+    ) -> Result<(), PushError> {
+        let job = match self.queue.try_push(job, priority) {
+            Ok(()) => return Ok(()),
+            Err(PushError::Full(job)) => job,
+            Err(refused) => return Err(refused),
+        };
+        // Full: a scaling pool grows, and only now (Java's rule), the new worker taking
+        // this job as its first.
+        let job = match grow(job) {
+            Ok(()) => return Ok(()),
+            Err(job) => job,
+        };
+        match (how, self.config.rejection) {
+            (Admit::Now, _) | (Admit::Policy, Rejection::Reject) => Err(PushError::Full(job)),
+            (Admit::Until(deadline), _) => self.queue.push(job, priority, deadline),
+            (Admit::Policy, Rejection::Block) => self.queue.push(job, priority, None),
+            (Admit::Policy, Rejection::CallerRuns) => {
+                let outcome = self.run(job, None);
+                self.counts.caller_ran(&outcome);
+                Ok(())
+            }
+            (Admit::Policy, Rejection::DropOldest) => self.push_evicting(job, priority),
+        }
+    }
+
+    /// Makes room by evicting the oldest queued jobs until `job` fits.
+    fn push_evicting(&self, mut job: Job, priority: i32) -> Result<(), PushError> {
+        loop {
+            if let Some(oldest) = self.queue.evict() {
+                self.counts.discarded();
+                oldest.abandon(JobError::Discarded);
+            }
+            job = match self.queue.try_push(job, priority) {
+                Err(PushError::Full(job)) => job,
+                done => return done,
+            };
+        }
+    }
+
+    /// Runs `job` on this thread, as worker `worker` (`None`: a caller's thread).
+    pub(crate) fn run(&self, job: Job, worker: Option<usize>) -> Outcome {
+        let env = RunEnv {
+            root: &self.root,
+            worker,
+        };
+        let outcome = job.run(&env);
+        if let Outcome::Panicked(message) = &outcome {
+            if let Some(hook) = &self.config.on_panic {
+                // A panicking hook must not take the worker down; nothing to do with it.
+                let _ = catch(|| hook(JobPanic { message, worker }));
+            }
+        }
+        outcome
+    }
+}
+
+/// A pool of worker threads running jobs from one bounded queue.
+///
+/// Jobs are closures; [`submit`](WorkerPool::submit) returns a [`JobHandle`] for the
+/// result, [`execute`](WorkerPool::execute) runs one without any, and the `_with` forms
+/// hand the job a [`JobContext`] with its cancel token. [`scope`](WorkerPool::scope) runs
+/// jobs that borrow from the caller's stack; [`group`](WorkerPool::group) runs fallible
+/// jobs that fail together.
+///
+/// # Guarantees
+///
+/// - Every accepted job runs exactly once, or its handle tells why not (cancelled,
+///   timed out, discarded, shut down); every refused job comes back to the caller.
+/// - A panicking job never takes a worker down; its message reaches its handle and the
+///   [`on_panic`](Builder::on_panic) hook, and it counts as completed and as panicked.
+/// - Jobs start in submission order (in priority order with
+///   [`priorities`](Builder::priorities)); with several workers they may finish in any.
+///   One exception, Java's rule: in a scaling pool, the job whose submission finds the
+///   queue full and makes the pool grow is the new worker's first.
+/// - Dropping the pool is [`shutdown`](WorkerPool::shutdown): queued jobs still run,
+///   and every worker thread is joined. No thread outlives the pool, except that a pool
+///   dropped by one of its own jobs cannot join the thread it is dropped on.
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::atomic::{AtomicUsize, Ordering};
+/// use std::sync::Arc;
+/// use worker_pool::WorkerPool;
+///
+/// let pool = WorkerPool::new(4).unwrap();
+/// let hits = Arc::new(AtomicUsize::new(0));
+/// for _ in 0..100 {
+///     let hits = hits.clone();
+///     pool.execute(move || {
+///         hits.fetch_add(1, Ordering::Relaxed);
+///     })
+///     .unwrap();
+/// }
+/// let sum = pool.submit(|| (1..=10).sum::<u32>()).unwrap();
+/// assert_eq!(sum.join(), Ok(55));
+/// pool.shutdown();
+/// assert_eq!(hits.load(Ordering::Relaxed), 100);
+/// ```
+pub struct WorkerPool {
+    shared: Arc<Shared>,
+}
+
+impl WorkerPool {
+    /// A pool of `workers` threads with the default settings.
+    ///
+    /// # Errors
+    ///
+    /// A [`BuildError`] if `workers` is 0, or a thread could not start.
+    pub fn new(workers: usize) -> Result<WorkerPool, BuildError> {
+        WorkerPool::builder().workers(workers).build()
+    }
+
+    /// Settings for a pool: size, scaling, queue, policy, names, hooks.
+    pub fn builder() -> Builder {
+        Builder::new()
+    }
+
+    pub(crate) fn start(config: Builder) -> Result<WorkerPool, BuildError> {
+        let queue = if config.priorities {
+            Queue::priority(config.queue_capacity)
+        } else {
+            Queue::fifo(config.queue_capacity).map_err(|_| {
+                BuildError::new(BuildErrorKind::CapacityTooLarge {
+                    requested: config.queue_capacity,
+                    max: bounded_buffer::MAX_CAPACITY,
+                })
+            })?
+        };
+        let pool = WorkerPool {
+            shared: Arc::new(Shared {
+                queue,
+                root: CancelToken::new(),
+                counts: PoolCounts::new(),
+                crew: Crew::new(config.max_workers),
+                config,
+            }),
+        };
+        for _ in 0..pool.shared.config.min_workers {
+            if let Err(source) = pool.shared.crew.spawn(&pool.shared) {
+                let name = pool.shared.config.name.clone();
+                pool.shutdown();
+                return Err(BuildError::new(BuildErrorKind::Spawn { name, source }));
+            }
+        }
+        Ok(pool)
+    }
+
+    /// Submits a job; its handle gives the result. A full queue is handled by the
+    /// pool's [`Rejection`] policy (by default, `submit` waits for room).
+    ///
+    /// # Errors
+    ///
+    /// [`SubmitError::ShutDown`] once the pool is shutting down;
+    /// [`SubmitError::Full`] when the queue is full under [`Rejection::Reject`]. The job
+    /// comes back in the error.
+    pub fn submit<F, R>(&self, f: F) -> Result<JobHandle<R>, SubmitError<F>>
+    where
+        F: FnOnce() -> R + Send + 'static,
+        R: Send + 'static,
+    {
+        self.submit_attached(Plain(f), None, None, 0, Admit::Policy)
+            .map_err(|error| error.map(|call| call.0))
+    }
+
+    /// Submits a job without a result slot: the cheapest way to run a closure. Its panic
+    /// goes to the [`on_panic`](Builder::on_panic) hook and the stats.
+    ///
+    /// # Errors
+    ///
+    /// As [`submit`](WorkerPool::submit).
+    pub fn execute<F>(&self, f: F) -> Result<(), SubmitError<F>>
+    where
+        F: FnOnce() + Send + 'static,
+    {
+        self.submit_task(Detached(f), 0)
+            .map_err(|error| error.map(|job| job.0))
+    }
+
+    /// Submits a job if the queue has room now; never blocks, whatever the policy.
+    ///
+    /// # Errors
+    ///
+    /// [`SubmitError::Full`] if the queue is full (after a scaling pool grew as far as
+    /// it may), [`SubmitError::ShutDown`] once the pool is shutting down; the job comes
+    /// back in the error.
+    pub fn try_submit<F, R>(&self, f: F) -> Result<JobHandle<R>, SubmitError<F>>
+    where
+        F: FnOnce() -> R + Send + 'static,
+        R: Send + 'static,
+    {
+        self.submit_attached(Plain(f), None, None, 0, Admit::Now)
+            .map_err(|error| error.map(|call| call.0))
+    }
+
+    /// Submits a job, waiting up to `timeout` for room in the queue, whatever the policy.
+    ///
+    /// # Errors
+    ///
+    /// [`SubmitError::TimedOut`] if the queue stayed full, [`SubmitError::ShutDown`]
+    /// once the pool is shutting down; the job comes back in the error.
+    pub fn submit_timeout<F, R>(
+        &self,
+        f: F,
+        timeout: Duration,
+    ) -> Result<JobHandle<R>, SubmitError<F>>
+    where
+        F: FnOnce() -> R + Send + 'static,
+        R: Send + 'static,
+    {
+        let deadline = Instant::now().checked_add(timeout);
+        self.submit_attached(Plain(f), None, None, 0, Admit::Until(deadline))
+            .map_err(|error| error.map(|call| call.0))
+    }
+
+    /// Submits a job, waiting until `deadline` for room in the queue, whatever the policy.
+    ///
+    /// # Errors
+    ///
+    /// As [`submit_timeout`](WorkerPool::submit_timeout).
+    pub fn submit_deadline<F, R>(
+        &self,
+        f: F,
+        deadline: Instant,
+    ) -> Result<JobHandle<R>, SubmitError<F>>
+    where
+        F: FnOnce() -> R + Send + 'static,
+        R: Send + 'static,
+    {
+        self.submit_attached(Plain(f), None, None, 0, Admit::Until(Some(deadline)))
+            .map_err(|error| error.map(|call| call.0))
+    }
+
+    /// Submits a job that reads its [`JobContext`]: its cancel token (fired by
+    /// [`JobHandle::cancel`] and [`shutdown_now`](WorkerPool::shutdown_now)), deadline
+    /// and worker index.
+    ///
+    /// # Errors
+    ///
+    /// As [`submit`](WorkerPool::submit).
+    pub fn submit_with<F, R>(&self, f: F) -> Result<JobHandle<R>, SubmitError<F>>
+    where
+        F: FnOnce(&JobContext<'_>) -> R + Send + 'static,
+        R: Send + 'static,
+    {
+        let token = self.job_token(None);
+        self.submit_attached(WithContext(f), Some(token), None, 0, Admit::Policy)
+            .map_err(|error| error.map(|call| call.0))
+    }
+
+    /// Submits a job that must finish within `timeout` from now: its token fires at the
+    /// deadline (read lazily, through [`JobContext::check`]), a job that has not started
+    /// by then never runs, and its handle reads [`JobError::TimedOut`] from the deadline
+    /// on unless the job returned before it.
+    ///
+    /// # Errors
+    ///
+    /// As [`submit`](WorkerPool::submit).
+    pub fn submit_with_timeout<F, R>(
+        &self,
+        timeout: Duration,
+        f: F,
+    ) -> Result<JobHandle<R>, SubmitError<F>>
+    where
+        F: FnOnce(&JobContext<'_>) -> R + Send + 'static,
+        R: Send + 'static,
+    {
+        let deadline = Instant::now().checked_add(timeout);
+        let token = self.job_token(deadline);
+        self.submit_attached(WithContext(f), Some(token), deadline, 0, Admit::Policy)
+            .map_err(|error| error.map(|call| call.0))
+    }
+
+    /// Submits a job with a priority: with [`priorities`](Builder::priorities) enabled,
+    /// queued jobs of higher priority start first (FIFO among equals); without, the
+    /// queue is FIFO and `priority` is ignored.
+    ///
+    /// # Errors
+    ///
+    /// As [`submit`](WorkerPool::submit).
+    pub fn submit_priority<F, R>(&self, priority: i32, f: F) -> Result<JobHandle<R>, SubmitError<F>>
+    where
+        F: FnOnce() -> R + Send + 'static,
+        R: Send + 'static,
+    {
+        self.submit_attached(Plain(f), None, None, priority, Admit::Policy)
+            .map_err(|error| error.map(|call| call.0))
+    }
+
+    /// Runs `body` with a [`Scope`] whose jobs may borrow from the caller's stack, and
+    /// returns its value once every job of the scope has finished.
+    ///
+    /// # Panics
+    ///
+    /// If `body` panics, after the scope's jobs have finished, with `body`'s panic. If a
+    /// job of the scope panicked, after all have finished, with a message naming the
+    /// first panic (as `rayon::scope` does) — even if its handle was joined.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use worker_pool::WorkerPool;
+    ///
+    /// let pool = WorkerPool::new(2).unwrap();
+    /// let mut words = vec!["a".to_owned(), "bb".to_owned(), "ccc".to_owned()];
+    /// let total = pool.scope(|s| {
+    ///     let lengths: Vec<_> = words
+    ///         .iter()
+    ///         .map(|word| s.submit(|| word.len()).unwrap())
+    ///         .collect();
+    ///     lengths.into_iter().map(|h| h.join().unwrap()).sum::<usize>()
+    /// });
+    /// assert_eq!(total, 6);
+    /// words.clear(); // the borrows ended with the scope
+    /// ```
+    pub fn scope<'env, F, T>(&self, body: F) -> T
+    where
+        F: for<'scope> FnOnce(&'scope Scope<'scope, 'env>) -> T,
+    {
+        scope::run(self, body)
+    }
+
+    /// A group of fallible jobs (Go's errgroup): see [`Group`].
+    pub fn group<E: Send + 'static>(&self) -> Group<'_, E> {
+        Group::new(self)
+    }
+
+    /// Stops taking jobs, lets the queued ones run, and joins every worker.
+    ///
+    /// Idempotent. Called from one of the pool's own jobs it only stops the intake (a
+    /// worker cannot join itself); the drop of the pool then joins the rest.
+    pub fn shutdown(&self) {
+        self.shared.crew.close(&self.shared.queue);
+        self.shared.crew.join(None);
+    }
+
+    /// As [`shutdown`](WorkerPool::shutdown), giving up waiting after `timeout`. Returns
+    /// whether every worker has exited; if not, they go on with the queue, and
+    /// [`await_termination`](WorkerPool::await_termination) or the pool's drop waits for
+    /// them.
+    pub fn shutdown_timeout(&self, timeout: Duration) -> bool {
+        self.shared.crew.close(&self.shared.queue);
+        self.shared.crew.join(Instant::now().checked_add(timeout))
+    }
+
+    /// Stops taking jobs, fires the token of every running job, and returns the queued
+    /// jobs that never started, in submission order, without waiting for the running
+    /// ones (see [`await_termination`](WorkerPool::await_termination)).
+    ///
+    /// A running job that ignores its token runs on, and if it returns a value its
+    /// handle gets it. The jobs handed back can be [run](PendingJob::run) or dropped;
+    /// dropping one resolves its handle as [`JobError::ShutDown`]. Jobs of a
+    /// [`scope`](WorkerPool::scope) are never handed back (they borrow the scope's
+    /// stack): they are dropped here, their handles reading `ShutDown`.
+    pub fn shutdown_now(&self) -> Vec<PendingJob> {
+        self.shared.crew.close(&self.shared.queue);
+        self.shared.root.cancel();
+        let drained = self.shared.queue.drain();
+        self.shared.counts.handed_back(drained.len());
+        drained
+            .into_iter()
+            .filter_map(|job| {
+                if job.is_scoped() {
+                    job.abandon(JobError::ShutDown);
+                    None
+                } else {
+                    Some(PendingJob {
+                        job,
+                        shared: self.shared.clone(),
+                    })
+                }
+            })
+            .collect()
+    }
+
+    /// Waits up to `timeout` for every worker to exit after a shutdown. Returns whether
+    /// they have; false at once if no shutdown has begun.
+    pub fn await_termination(&self, timeout: Duration) -> bool {
+        self.shared.crew.is_closed() && self.shared.crew.join(Instant::now().checked_add(timeout))
+    }
+
+    /// Whether a shutdown has begun: every submit from now on fails with
+    /// [`SubmitError::ShutDown`].
+    pub fn is_shut_down(&self) -> bool {
+        self.shared.crew.is_closed()
+    }
+
+    /// Whether the pool is shut down and every worker has exited.
+    pub fn is_terminated(&self) -> bool {
+        self.shared.crew.is_closed() && self.shared.crew.live() == 0
+    }
+
+    /// A snapshot of the pool's workers, queue and counters.
+    pub fn stats(&self) -> Stats {
+        self.shared
+            .crew
+            .stats(&self.shared.counts, self.shared.queue.len())
+    }
+
+    /// A token for one job: a child of the pool's, with the job's deadline.
+    pub(crate) fn job_token(&self, deadline: Option<Instant>) -> CancelToken {
+        match deadline {
+            Some(deadline) => self.shared.root.child_with_deadline(deadline),
+            None => self.shared.root.child(),
+        }
+    }
+
+    fn submit_attached<C, R>(
+        &self,
+        call: C,
+        token: Option<CancelToken>,
+        deadline: Option<Instant>,
+        priority: i32,
+        how: Admit,
+    ) -> Result<JobHandle<R>, SubmitError<C>>
+    where
+        C: crate::task::Call<R> + 'static,
+        R: Send + 'static,
+    {
+        let (task, handle) = Attached::new(call, token, deadline);
+        let job = Job::new(task, self.sampled());
+        match admit(&self.shared, job, priority, how) {
+            Ok(()) => Ok(handle),
+            // SAFETY: `job` was made from an `Attached<C, R>` just above.
+            Err(refused) => Err(self.refused(refused, |job| unsafe {
+                job.into_task::<Attached<C, R>>().call
+            })),
+        }
+    }
+
+    /// Queues a job of any kind under the pool's policy.
+    pub(crate) fn submit_task<T: Task + 'static>(
+        &self,
+        task: T,
+        priority: i32,
+    ) -> Result<(), SubmitError<T>> {
+        let job = Job::new(task, self.sampled());
+        admit(&self.shared, job, priority, Admit::Policy)
+            // SAFETY: `job` was made from a `T` just above.
+            .map_err(|refused| self.refused(refused, |job| unsafe { job.into_task::<T>() }))
+    }
+
+    /// Queues a job that borrows for `'a`, under the pool's policy.
+    ///
+    /// # Safety
+    ///
+    /// As [`Job::new_scoped`]: the caller keeps what `task` borrows alive until the task
+    /// has been run or dropped.
+    pub(crate) unsafe fn submit_scoped<'a, T: Task + 'a>(
+        &self,
+        task: T,
+    ) -> Result<(), SubmitError<T>> {
+        // SAFETY: the caller's contract is `new_scoped`'s.
+        let job = unsafe { Job::new_scoped(task, self.sampled()) };
+        admit(&self.shared, job, 0, Admit::Policy)
+            // SAFETY: `job` was made from a `T` just above.
+            .map_err(|refused| self.refused(refused, |job| unsafe { job.into_task::<T>() }))
+    }
+
+    /// Counts a refusal and gives the caller's value back.
+    fn refused<T>(&self, refused: PushError, take: impl FnOnce(Job) -> T) -> SubmitError<T> {
+        self.shared.counts.rejected();
+        match refused {
+            PushError::Full(job) => SubmitError::Full(take(job)),
+            PushError::TimedOut(job) => SubmitError::TimedOut(take(job)),
+            PushError::Closed(job) => SubmitError::ShutDown(take(job)),
+        }
+    }
+
+    /// Whether to time the next job for the stats.
+    fn sampled(&self) -> bool {
+        let every = self.shared.config.sample_timings;
+        every == 1 || fastrand::u32(..every) == 0
+    }
+}
+
+impl Drop for WorkerPool {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+impl fmt::Debug for WorkerPool {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WorkerPool")
+            .field("workers", &self.shared.crew.live())
+            .field("queued", &self.shared.queue.len())
+            .field("shut_down", &self.is_shut_down())
+            .finish()
+    }
+}
+
+/// A job that [`shutdown_now`](WorkerPool::shutdown_now) took out of the queue before it
+/// started. Run it here with [`run`](PendingJob::run), or drop it: its handle then reads
+/// [`JobError::ShutDown`].
+pub struct PendingJob {
+    job: Job,
+    shared: Arc<Shared>,
+}
+
+impl PendingJob {
+    /// Runs the job on this thread. Its token has fired (the pool was shut down now); a
+    /// panic goes to its handle and the pool's hook, as on a worker.
+    pub fn run(self) {
+        let _ = self.shared.run(self.job, None);
+    }
+}
+
+impl fmt::Debug for PendingJob {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PendingJob").finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,132 @@
+//! The pool's job queue: a bounded FIFO channel, or a bounded priority queue.
+
+use std::time::Instant;
+
+use bounded_buffer::{Receiver, RecvTimeoutError, SendTimeoutError, Sender, TrySendError};
+
+use crate::job::Job;
+use crate::priority::PriorityQueue;
+
+/// Why a push did not take its job, which comes back with it.
+#[derive(Debug)]
+pub(crate) enum PushError {
+    Full(Job),
+    TimedOut(Job),
+    Closed(Job),
+}
+
+/// Why a pop came back empty-handed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum PopError {
+    /// Nothing came before the deadline.
+    TimedOut,
+    /// Closed, and every queued job is taken.
+    Closed,
+}
+
+/// The queue: a `bounded-buffer` channel (FIFO, lock-free), or, when the pool has
+/// priorities, a locked priority queue.
+#[derive(Debug)]
+pub(crate) enum Queue {
+    Fifo { tx: Sender<Job>, rx: Receiver<Job> },
+    Priority(PriorityQueue),
+}
+
+impl Queue {
+    pub(crate) fn fifo(capacity: usize) -> Result<Queue, bounded_buffer::CapacityError> {
+        let (tx, rx) = bounded_buffer::try_channel(capacity)?;
+        Ok(Queue::Fifo { tx, rx })
+    }
+
+    pub(crate) fn priority(capacity: usize) -> Queue {
+        Queue::Priority(PriorityQueue::new(capacity))
+    }
+
+    /// Queues `job` if there is room now. `priority` matters only to a priority queue.
+    pub(crate) fn try_push(&self, job: Job, priority: i32) -> Result<(), PushError> {
+        match self {
+            Queue::Fifo { tx, .. } => tx.try_send(job).map_err(|error| match error {
+                TrySendError::Full(job) => PushError::Full(job),
+                TrySendError::Closed(job) => PushError::Closed(job),
+            }),
+            Queue::Priority(queue) => queue.push(job, priority, Some(Instant::now())),
+        }
+    }
+
+    /// Queues `job`, waiting for room until `deadline` (forever if `None`).
+    pub(crate) fn push(
+        &self,
+        job: Job,
+        priority: i32,
+        deadline: Option<Instant>,
+    ) -> Result<(), PushError> {
+        match (self, deadline) {
+            (Queue::Fifo { tx, .. }, None) => tx
+                .send(job)
+                .map_err(|error| PushError::Closed(error.into_inner())),
+            (Queue::Fifo { tx, .. }, Some(deadline)) => {
+                tx.send_deadline(job, deadline)
+                    .map_err(|error| match error {
+                        SendTimeoutError::Timeout(job) => PushError::TimedOut(job),
+                        SendTimeoutError::Closed(job) => PushError::Closed(job),
+                    })
+            }
+            (Queue::Priority(queue), deadline) => {
+                queue
+                    .push(job, priority, deadline)
+                    .map_err(|error| match error {
+                        PushError::Full(job) => PushError::TimedOut(job),
+                        other => other,
+                    })
+            }
+        }
+    }
+
+    /// Takes the next job, waiting until `deadline` (forever if `None`).
+    pub(crate) fn pop(&self, deadline: Option<Instant>) -> Result<Job, PopError> {
+        match (self, deadline) {
+            (Queue::Fifo { rx, .. }, None) => rx.recv().map_err(|_| PopError::Closed),
+            (Queue::Fifo { rx, .. }, Some(deadline)) => {
+                rx.recv_deadline(deadline).map_err(|error| match error {
+                    RecvTimeoutError::Timeout => PopError::TimedOut,
+                    RecvTimeoutError::Closed => PopError::Closed,
+                })
+            }
+            (Queue::Priority(queue), deadline) => queue.pop(deadline),
+        }
+    }
+
+    /// Takes the job a full queue gives up first under `DropOldest`: the oldest (of the
+    /// lowest priority). `None` if the queue is empty.
+    pub(crate) fn evict(&self) -> Option<Job> {
+        match self {
+            Queue::Fifo { rx, .. } => rx.try_recv().ok(),
+            Queue::Priority(queue) => queue.evict(),
+        }
+    }
+
+    /// Takes every queued job, in submission order.
+    pub(crate) fn drain(&self) -> Vec<Job> {
+        match self {
+            Queue::Fifo { rx, .. } => rx.try_iter().collect(),
+            Queue::Priority(queue) => queue.drain(),
+        }
+    }
+
+    /// Stops accepting jobs; those queued stay to be taken.
+    pub(crate) fn close(&self) {
+        match self {
+            Queue::Fifo { tx, .. } => {
+                tx.close();
+            }
+            Queue::Priority(queue) => queue.close(),
+        }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        match self {
+            Queue::Fifo { tx, .. } => tx.len(),
+            Queue::Priority(queue) => queue.len(),
+        }
+    }
+}

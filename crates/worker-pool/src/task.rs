@@ -1,0 +1,149 @@
+//! The kinds of job: a closure plus whatever reports its result, and what running one
+//! comes to.
+
+use std::any::Any;
+use std::panic::{self, AssertUnwindSafe};
+use std::time::Instant;
+
+use patterns_core::CancelToken;
+
+use crate::context::JobContext;
+use crate::error::JobError;
+use crate::handle::{JobHandle, Slot};
+use crate::sync::Arc;
+
+/// What running (or skipping) one job came to, for the pool's counters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Outcome {
+    /// It returned (an `Err` of a group job counts as `Failed` instead).
+    Completed,
+    /// It returned an error (group jobs only).
+    Failed,
+    /// It panicked, with this message.
+    Panicked(String),
+    /// It was cancelled before it started and did not run.
+    Cancelled,
+    /// Its deadline passed: before it started (it did not run) or before it returned.
+    TimedOut,
+}
+
+/// What a task sees of the worker running it.
+#[derive(Debug)]
+pub(crate) struct RunEnv<'a> {
+    /// The pool's token, fired by `shutdown_now`: the token of jobs that have none of
+    /// their own.
+    pub(crate) root: &'a CancelToken,
+    /// The worker's index; `None` on a caller's thread.
+    pub(crate) worker: Option<usize>,
+}
+
+/// One kind of job: a closure plus whatever reports its result. Exactly one of `run` and
+/// `abandon` is called.
+pub(crate) trait Task: Send + Sized {
+    /// Runs the job (or skips it, if it was cancelled while queued) and reports its result.
+    fn run(self, env: &RunEnv<'_>) -> Outcome;
+
+    /// Drops the job unrun, resolving whatever waits for it with `why`.
+    fn abandon(self, why: JobError);
+
+    /// Whether the job borrows from a caller's stack ([`Scope`](crate::Scope)): such a
+    /// job must never leave the pool's control, so `shutdown_now` abandons it instead of
+    /// handing it back.
+    const SCOPED: bool = false;
+}
+
+/// Runs `f`, turning a panic into its message.
+pub(crate) fn catch<R>(f: impl FnOnce() -> R) -> Result<R, String> {
+    panic::catch_unwind(AssertUnwindSafe(f)).map_err(|payload| panic_message(&*payload))
+}
+
+/// The message of a panic payload: what `panic!` was given, when that was text.
+pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
+    if let Some(message) = payload.downcast_ref::<&'static str>() {
+        (*message).to_owned()
+    } else if let Some(message) = payload.downcast_ref::<String>() {
+        message.clone()
+    } else {
+        "Box<dyn Any> (a panic payload that is not text)".to_owned()
+    }
+}
+
+/// A fire-and-forget job ([`execute`](crate::WorkerPool::execute)): no result slot.
+pub(crate) struct Detached<F>(pub(crate) F);
+
+impl<F: FnOnce() + Send> Task for Detached<F> {
+    fn run(self, _env: &RunEnv<'_>) -> Outcome {
+        match catch(self.0) {
+            Ok(()) => Outcome::Completed,
+            Err(message) => Outcome::Panicked(message),
+        }
+    }
+
+    fn abandon(self, _why: JobError) {}
+}
+
+/// A job's closure, called with or without its context.
+pub(crate) trait Call<R>: Send {
+    fn call(self, cx: &JobContext<'_>) -> R;
+}
+
+/// A closure that takes no context ([`submit`](crate::WorkerPool::submit)).
+pub(crate) struct Plain<F>(pub(crate) F);
+
+impl<F: FnOnce() -> R + Send, R> Call<R> for Plain<F> {
+    fn call(self, _cx: &JobContext<'_>) -> R {
+        (self.0)()
+    }
+}
+
+/// A closure that reads its context ([`submit_with`](crate::WorkerPool::submit_with)).
+pub(crate) struct WithContext<F>(pub(crate) F);
+
+impl<F: FnOnce(&JobContext<'_>) -> R + Send, R> Call<R> for WithContext<F> {
+    fn call(self, cx: &JobContext<'_>) -> R {
+        (self.0)(cx)
+    }
+}
+
+/// A job whose result goes to a [`JobHandle`](crate::JobHandle).
+pub(crate) struct Attached<C, R> {
+    pub(crate) call: C,
+    pub(crate) slot: Arc<Slot<R>>,
+    /// The job's own token (a child of the pool's), for jobs that read a context.
+    pub(crate) token: Option<CancelToken>,
+}
+
+impl<C: Call<R>, R: Send> Attached<C, R> {
+    /// The job and its handle.
+    pub(crate) fn new(
+        call: C,
+        token: Option<CancelToken>,
+        deadline: Option<Instant>,
+    ) -> (Attached<C, R>, JobHandle<R>) {
+        let slot = Arc::new(Slot::new(deadline));
+        let handle = JobHandle::new(slot.clone());
+        (Attached { call, slot, token }, handle)
+    }
+}
+
+impl<C: Call<R>, R: Send> Task for Attached<C, R> {
+    fn run(self, env: &RunEnv<'_>) -> Outcome {
+        let Attached { call, slot, token } = self;
+        if let Err(skipped) = slot.start(token.as_ref()) {
+            return skipped;
+        }
+        let cx = JobContext::new(
+            token.as_ref().unwrap_or(env.root),
+            slot.deadline(),
+            env.worker,
+        );
+        match catch(|| call.call(&cx)) {
+            Ok(value) => slot.finish(Ok(value)),
+            Err(message) => slot.finish(Err(JobError::Panicked(message))),
+        }
+    }
+
+    fn abandon(self, why: JobError) {
+        self.slot.resolve_unstarted(why);
+    }
+}

@@ -1,0 +1,372 @@
+//! loom models of the pool's shutdown, scaling, cancel and wait-for-all protocols,
+//! exhaustive over every interleaving of their threads up to `LOOM_MAX_PREEMPTIONS`
+//! preemptions.
+//!
+//! Each pool worker is a loom thread, so the models stay at 1–2 workers, a queue of 1–2
+//! and at most 3 threads including main. Every pool times each job
+//! (`sample_timings(1)`): the default samples at random, and an execution that takes a
+//! different path when replayed would confuse the model checker. Loom has no time: no
+//! model waits on a deadline, except the zero keep-alive of the scaling model, whose
+//! timed pop is past its deadline before it starts and so only tries once.
+//!
+//! Run with `cargo xtask loom worker-pool`.
+#![cfg(loom)]
+
+use std::time::Duration;
+
+use patterns_core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use patterns_core::sync::{thread, Arc, Mutex};
+use patterns_core::CancelToken;
+use worker_pool::{Builder, GroupError, JobError, SubmitError, WorkerPool};
+
+/// A pool of `workers` fixed workers and a queue of `capacity`, timing every job.
+fn pool(workers: usize, capacity: usize) -> WorkerPool {
+    builder()
+        .workers(workers)
+        .queue_capacity(capacity)
+        .build()
+        .unwrap()
+}
+
+fn builder() -> Builder {
+    WorkerPool::builder().sample_timings(1).name("loom")
+}
+
+/// How many times each job ran, by job id.
+fn run_counts(jobs: usize) -> Arc<Vec<AtomicUsize>> {
+    Arc::new((0..jobs).map(|_| AtomicUsize::new(0)).collect())
+}
+
+fn counts(runs: &[AtomicUsize]) -> Vec<usize> {
+    runs.iter()
+        .map(|runs| runs.load(Ordering::SeqCst))
+        .collect()
+}
+
+/// A submitter races `shutdown` with two jobs on a one-place queue (so the second may
+/// wait for room, and be woken by the close): each job is either accepted and run
+/// exactly once, by the time `shutdown` returns, or refused with `ShutDown` and handed
+/// back unrun.
+#[test]
+fn shutdown_racing_submit_runs_accepted_jobs_once_and_hands_back_the_rest() {
+    loom::model(|| {
+        let pool = Arc::new(pool(1, 1));
+        let runs = run_counts(2);
+        let submitter = {
+            let pool = Arc::clone(&pool);
+            let runs = Arc::clone(&runs);
+            thread::spawn(move || {
+                let (mut accepted, mut refused) = (Vec::new(), Vec::new());
+                for id in 0..2 {
+                    let runs = Arc::clone(&runs);
+                    let job = move || {
+                        runs[id].fetch_add(1, Ordering::SeqCst);
+                        id
+                    };
+                    match pool.submit(job) {
+                        Ok(handle) => accepted.push((id, handle)),
+                        Err(SubmitError::ShutDown(job)) => refused.push((id, job)),
+                        Err(other) => panic!("job {id}: {other:?} from a blocking submit"),
+                    }
+                }
+                (accepted, refused)
+            })
+        };
+        pool.shutdown();
+        let (accepted, refused) = submitter.join().unwrap();
+
+        assert_eq!(accepted.len() + refused.len(), 2);
+        // Accepted means queued before the close, which `shutdown` drained: every
+        // accepted job has run, once; no refused one has.
+        let ran = counts(&runs);
+        for (id, _) in &accepted {
+            assert_eq!(ran[*id], 1, "accepted job {id} ran {} times", ran[*id]);
+        }
+        for (id, _) in &refused {
+            assert_eq!(ran[*id], 0, "refused job {id} ran");
+        }
+        // Once refused, always refused: job 0 refused means job 1 is too.
+        assert!(refused
+            .iter()
+            .all(|(id, _)| accepted.iter().all(|(a, _)| a < id)));
+        for (id, handle) in accepted {
+            assert_eq!(handle.join(), Ok(id));
+        }
+        // The refused closures come back whole.
+        for (id, job) in refused {
+            assert_eq!(job(), id);
+        }
+        assert_eq!(counts(&runs), [1, 1]);
+        let stats = pool.stats();
+        assert_eq!((stats.workers, stats.queued), (0, 0));
+        assert_eq!(stats.submitted + stats.rejected, 2);
+        assert_eq!(stats.completed, stats.submitted);
+    });
+}
+
+/// `shutdown_now` races the worker taking two queued jobs: each job either runs on the
+/// worker or is handed back as a `PendingJob`, exactly once, never both and never
+/// neither; those handed back come in submission order; and every handle resolves —
+/// with the value, or with `ShutDown` once its pending job is dropped.
+///
+/// The drain and the worker both take from the queue, so the worker may take job 1
+/// after the drain took job 0: the jobs handed back need not be the last submitted.
+#[test]
+fn shutdown_now_racing_a_worker_runs_or_hands_back_each_job_once() {
+    loom::model(|| {
+        let pool = pool(1, 2);
+        let started = Arc::new(Mutex::new(Vec::new()));
+        let handles: Vec<_> = (0..2)
+            .map(|id| {
+                let started = Arc::clone(&started);
+                pool.submit(move || {
+                    started.lock().push(id);
+                    id
+                })
+                .unwrap()
+            })
+            .collect();
+        let pending = pool.shutdown_now();
+        pool.shutdown(); // joins the worker
+        assert!(pool.is_terminated());
+
+        let by_worker = started.lock().clone();
+        assert!(by_worker.windows(2).all(|w| w[0] < w[1]), "{by_worker:?}");
+        let handed_back: Vec<usize> = (0..2).filter(|id| !by_worker.contains(id)).collect();
+        assert_eq!(
+            pending.len(),
+            handed_back.len(),
+            "the worker ran {by_worker:?}"
+        );
+        let stats = pool.stats();
+        assert_eq!(stats.handed_back, pending.len() as u64);
+        assert_eq!(stats.completed, by_worker.len() as u64);
+
+        // Run the first job handed back here (its handle gets the value), drop the other.
+        let mut pending = pending.into_iter();
+        let ran_here = pending.next().map(|job| job.run()).map(|()| handed_back[0]);
+        drop(pending);
+        let mut ran = by_worker.clone();
+        ran.extend(ran_here);
+        assert_eq!(
+            *started.lock(),
+            ran,
+            "the first job handed back is the oldest"
+        );
+        for (id, handle) in handles.into_iter().enumerate() {
+            let expected = if ran.contains(&id) {
+                Ok(id)
+            } else {
+                Err(JobError::ShutDown)
+            };
+            assert_eq!(
+                handle.join(),
+                expected,
+                "job {id}; the worker ran {by_worker:?}"
+            );
+        }
+    });
+}
+
+/// `shutdown_now` races the worker taking a job that runs until its token fires: if the
+/// worker took it, `shutdown_now` fires its token, so it returns and its handle gets the
+/// value it returned after the shutdown; if not, it comes back unrun, and dropping it
+/// resolves the handle as `ShutDown`. Either way the worker exits and nothing hangs.
+#[test]
+fn shutdown_now_fires_the_token_of_the_job_it_races() {
+    loom::model(|| {
+        let pool = pool(1, 1);
+        let handle = pool
+            .submit_with(|cx| {
+                cx.token().wait();
+                1
+            })
+            .unwrap();
+        let pending = pool.shutdown_now();
+        let handed_back = pending.len();
+        drop(pending);
+        pool.shutdown();
+        match handed_back {
+            0 => assert_eq!(handle.join(), Ok(1)),
+            1 => assert_eq!(handle.join(), Err(JobError::ShutDown)),
+            n => panic!("{n} jobs handed back, of one"),
+        }
+        let stats = pool.stats();
+        assert_eq!(stats.completed + stats.handed_back, 1);
+    });
+}
+
+/// An extra worker retires (keep-alive zero: as soon as it finds the queue empty) while
+/// a new job arrives: whichever way it goes, a worker is left for every queued job, so
+/// each handle resolves with its value (a stranded job would leave `join` blocked, which
+/// loom reports as a deadlock).
+///
+/// The second submit finds the one-place queue full unless the first worker has taken
+/// job 0, and then starts the extra worker. Once both jobs are done both workers go idle
+/// and one of them may retire; job 2 races that, and needs the one that must stay.
+#[test]
+fn scale_down_racing_submit_strands_no_job() {
+    loom::model(|| {
+        let pool = builder()
+            .min_workers(1)
+            .max_workers(2)
+            .keep_alive(Duration::ZERO)
+            .queue_capacity(1)
+            .build()
+            .unwrap();
+        let runs = run_counts(3);
+        let submit = |id: usize| {
+            let runs = Arc::clone(&runs);
+            pool.submit(move || {
+                runs[id].fetch_add(1, Ordering::SeqCst);
+                id
+            })
+            .unwrap()
+        };
+        let (first, second) = (submit(0), submit(1));
+        assert_eq!((first.join(), second.join()), (Ok(0), Ok(1)));
+        assert_eq!(submit(2).join(), Ok(2));
+        pool.shutdown();
+        assert!(pool.is_terminated());
+        assert_eq!(counts(&runs), [1, 1, 1]);
+        let stats = pool.stats();
+        assert_eq!((stats.submitted, stats.completed), (3, 3));
+    });
+}
+
+/// What a cancellable job saw: whether it started, and its token.
+#[derive(Default)]
+struct Seen {
+    started: AtomicBool,
+    token: Mutex<Option<CancelToken>>,
+}
+
+/// `JobHandle::cancel` races the worker starting the job. Cancel lost (the job had
+/// finished): the handle has the value. Cancel won: the handle reads `Cancelled`, and if
+/// the job started anyway it was running, so its token has fired.
+#[test]
+fn cancel_racing_job_start_never_runs_a_cancelled_job_unsignalled() {
+    loom::model(|| {
+        let pool = pool(1, 1);
+        let seen = Arc::new(Seen::default());
+        let handle = {
+            let seen = Arc::clone(&seen);
+            pool.submit_with(move |cx| {
+                *seen.token.lock() = Some(cx.token().clone());
+                seen.started.store(true, Ordering::SeqCst);
+                7
+            })
+            .unwrap()
+        };
+        let cancelled = handle.cancel();
+        let result = handle.join();
+        pool.shutdown(); // the job, if it runs, has ended
+        let started = seen.started.load(Ordering::SeqCst);
+        let stats = pool.stats();
+        if cancelled {
+            assert_eq!(result, Err(JobError::Cancelled));
+            if started {
+                let token = seen.token.lock().take().unwrap();
+                assert!(
+                    token.is_cancelled(),
+                    "a job ran after its cancel, unsignalled"
+                );
+            }
+            assert_eq!((stats.cancelled, stats.completed), (1, 0));
+        } else {
+            assert_eq!(result, Ok(7));
+            assert!(started);
+            assert_eq!((stats.cancelled, stats.completed), (0, 1));
+        }
+    });
+}
+
+/// A scope's jobs borrow a counter from the caller's stack: `scope` returns only once
+/// both have run (the second waits for room on a one-place queue), and their writes are
+/// visible to the caller after it, even through relaxed loads; no job runs after it.
+///
+/// This is the model for the lifetime erasure of scoped jobs (`Job::new_scoped`). The
+/// first job is small enough to be stored in the job itself, the second is boxed and has
+/// a handle, which outlives the scope and still reads the value.
+#[test]
+fn scope_returns_after_its_borrowing_jobs_ran() {
+    loom::model(|| {
+        let pool = pool(1, 1);
+        let hits = AtomicUsize::new(0);
+        let in_scope = Arc::new(AtomicBool::new(true));
+        let late = Arc::new(AtomicBool::new(false));
+        let handle = pool.scope(|s| {
+            let hits = &hits;
+            s.execute(move || {
+                hits.fetch_add(1, Ordering::Relaxed);
+            })
+            .unwrap();
+            let (in_scope, late) = (Arc::clone(&in_scope), Arc::clone(&late));
+            s.submit(move || {
+                hits.fetch_add(1, Ordering::Relaxed);
+                if !in_scope.load(Ordering::SeqCst) {
+                    late.store(true, Ordering::SeqCst);
+                }
+                7
+            })
+            .unwrap()
+        });
+        in_scope.store(false, Ordering::SeqCst);
+        assert_eq!(hits.load(Ordering::Relaxed), 2);
+        assert_eq!(handle.join(), Ok(7));
+        pool.shutdown();
+        assert!(
+            !late.load(Ordering::SeqCst),
+            "a job ran after its scope returned"
+        );
+    });
+}
+
+/// What the second job of a group did.
+#[derive(Default)]
+struct Sibling {
+    started: AtomicBool,
+    saw_cancel: AtomicBool,
+}
+
+/// One job of a group fails while its sibling is queued behind it: `wait` returns the
+/// failure, and only after the sibling is done, which never ran (the token fired before
+/// it started) or, had it run, saw the token. One worker, so the sibling is still queued
+/// when the first job fails; the race is the worker against `submit` and `wait`.
+#[test]
+fn group_failure_skips_the_queued_sibling() {
+    loom::model(|| {
+        let pool = pool(1, 2);
+        let group = pool.group();
+        let sibling = Arc::new(Sibling::default());
+        group.submit(|_| Err("first")).unwrap();
+        {
+            let sibling = Arc::clone(&sibling);
+            group
+                .submit(move |cx| {
+                    sibling
+                        .saw_cancel
+                        .store(cx.is_cancelled(), Ordering::SeqCst);
+                    sibling.started.store(true, Ordering::SeqCst);
+                    Ok(())
+                })
+                .unwrap();
+        }
+        let token = group.token().clone();
+        assert_eq!(group.wait(), Err(GroupError::Failed("first")));
+        assert!(token.is_cancelled());
+        // Read before the shutdown: `wait` must have waited for the sibling.
+        let started = sibling.started.load(Ordering::SeqCst);
+        assert!(!started || sibling.saw_cancel.load(Ordering::SeqCst));
+        pool.shutdown();
+        assert_eq!(
+            started,
+            sibling.started.load(Ordering::SeqCst),
+            "wait returned early"
+        );
+        // One worker runs the failing job to its end before it takes the sibling.
+        assert!(!started, "the sibling ran after the group failed");
+        let stats = pool.stats();
+        assert_eq!((stats.completed, stats.failed, stats.cancelled), (1, 1, 1));
+    });
+}
