@@ -41,7 +41,9 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use criterion::measurement::WallTime;
-use criterion::{BenchmarkGroup, BenchmarkId, Criterion, SamplingMode, Throughput};
+use criterion::{BenchmarkGroup, BenchmarkId, Criterion};
+
+use crate::support::flat_group;
 
 /// Values moved per iteration, over all producers.
 const MESSAGES: u64 = 100_000;
@@ -284,13 +286,7 @@ where
 
 /// A group of threaded runs: few samples, flat sampling (iterations take milliseconds).
 fn threaded_group<'a>(c: &'a mut Criterion, case: &str) -> BenchmarkGroup<'a, WallTime> {
-    let mut group = c.benchmark_group(format!("bounded-buffer/{case}"));
-    group.throughput(Throughput::Elements(MESSAGES));
-    group.sample_size(10);
-    group.sampling_mode(SamplingMode::Flat);
-    group.warm_up_time(Duration::from_secs(1));
-    group.measurement_time(Duration::from_secs(3));
-    group
+    flat_group(c, format!("bounded-buffer/{case}"), MESSAGES)
 }
 
 fn cap_id(name: &str, cap: usize) -> BenchmarkId {

@@ -8,6 +8,7 @@ use criterion::{criterion_group, criterion_main};
 
 mod bounded_buffer;
 mod core;
+mod support;
 mod worker_pool;
 
 criterion_group!(

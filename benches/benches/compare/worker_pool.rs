@@ -56,9 +56,10 @@ use std::sync::OnceLock;
 use std::thread::{self, Thread};
 use std::time::{Duration, Instant};
 
-use criterion::measurement::WallTime;
-use criterion::{BenchmarkGroup, BenchmarkId, Criterion, SamplingMode, Throughput};
+use criterion::{BenchmarkId, Criterion};
 use worker_pool::WorkerPool;
+
+use crate::support::flat_group;
 
 /// Jobs per iteration of the tiny cases.
 const TINY_JOBS: u64 = 1_000_000;
@@ -186,6 +187,22 @@ fn share(jobs: u64, submitter: usize, submitters: usize) -> u64 {
     jobs * (s + 1) / n - jobs * s / n
 }
 
+/// Calls `submit(n)` for all `jobs`: once on this thread with one submitter, else once
+/// on each of `submitters` scoped threads, with that submitter's [`share`], returning
+/// when every submitter has.
+fn fan_out(jobs: u64, submitters: usize, submit: impl Fn(u64) + Sync) {
+    if submitters == 1 {
+        submit(jobs);
+    } else {
+        let submit = &submit;
+        thread::scope(|threads| {
+            for p in 0..submitters {
+                threads.spawn(move || submit(share(jobs, p, submitters)));
+            }
+        });
+    }
+}
+
 /// A pool that runs a batch of jobs, implemented by ours and by each peer.
 trait Pool: Sync + Sized {
     const NAME: &'static str;
@@ -204,22 +221,13 @@ impl Pool for Ours {
         Ours(WorkerPool::new(workers).unwrap())
     }
     fn run_batch(&self, job: Job, jobs: u64, submitters: usize) {
-        let submit = |n: u64| {
+        fan_out(jobs, submitters, |n| {
             for _ in 0..n {
                 if self.0.execute(move || job.run()).is_err() {
                     panic!("the pool refused a job");
                 }
             }
-        };
-        if submitters == 1 {
-            submit(jobs);
-        } else {
-            thread::scope(|threads| {
-                for p in 0..submitters {
-                    threads.spawn(move || submit(share(jobs, p, submitters)));
-                }
-            });
-        }
+        });
         job.tally.wait(jobs);
     }
 }
@@ -234,22 +242,13 @@ impl Pool for OursScope {
     }
     fn run_batch(&self, job: Job, jobs: u64, submitters: usize) {
         self.0.scope(|s| {
-            let submit = |n: u64| {
+            fan_out(jobs, submitters, |n| {
                 for _ in 0..n {
                     if s.execute(move || job.run()).is_err() {
                         panic!("the pool refused a job");
                     }
                 }
-            };
-            if submitters == 1 {
-                submit(jobs);
-            } else {
-                thread::scope(|threads| {
-                    for p in 0..submitters {
-                        threads.spawn(move || submit(share(jobs, p, submitters)));
-                    }
-                });
-            }
+            });
         });
     }
 }
@@ -263,22 +262,14 @@ impl Pool for Threadpool {
         Threadpool(threadpool::ThreadPool::new(workers))
     }
     fn run_batch(&self, job: Job, jobs: u64, submitters: usize) {
-        let submit = |pool: &threadpool::ThreadPool, n: u64| {
+        fan_out(jobs, submitters, |n| {
+            // A clone per submitter, as the crate documents; with one submitter, one
+            // clone per batch, nothing beside its jobs.
+            let pool = self.0.clone();
             for _ in 0..n {
                 pool.execute(move || job.run());
             }
-        };
-        if submitters == 1 {
-            submit(&self.0, jobs);
-        } else {
-            thread::scope(|threads| {
-                for p in 0..submitters {
-                    // A clone per submitter, as the crate documents.
-                    let pool = self.0.clone();
-                    threads.spawn(move || submit(&pool, share(jobs, p, submitters)));
-                }
-            });
-        }
+        });
         self.0.join();
     }
 }
@@ -299,20 +290,11 @@ impl Pool for RayonSpawn {
         RayonSpawn(rayon_pool(workers))
     }
     fn run_batch(&self, job: Job, jobs: u64, submitters: usize) {
-        let submit = |n: u64| {
+        fan_out(jobs, submitters, |n| {
             for _ in 0..n {
                 self.0.spawn(move || job.run());
             }
-        };
-        if submitters == 1 {
-            submit(jobs);
-        } else {
-            thread::scope(|threads| {
-                for p in 0..submitters {
-                    threads.spawn(move || submit(share(jobs, p, submitters)));
-                }
-            });
-        }
+        });
         job.tally.wait(jobs);
     }
 }
@@ -351,22 +333,12 @@ fn workers() -> usize {
     thread::available_parallelism().map_or(1, |n| n.get())
 }
 
-/// A group of batch runs: few samples, flat sampling (iterations take milliseconds).
-fn batch_group<'a>(c: &'a mut Criterion, case: &str, jobs: u64) -> BenchmarkGroup<'a, WallTime> {
-    let mut group = c.benchmark_group(format!("worker-pool/{case}"));
-    group.throughput(Throughput::Elements(jobs));
-    group.sample_size(10);
-    group.sampling_mode(SamplingMode::Flat);
-    group.warm_up_time(Duration::from_secs(1));
-    group.measurement_time(Duration::from_secs(3));
-    group
-}
-
 /// `case` for contender `P`: `jobs` jobs of `spins()` rounds each from `submitters`
 /// threads. `spins` is called inside the benchmark, so that `--list` does not calibrate.
 fn bench<P: Pool>(c: &mut Criterion, case: &str, jobs: u64, submitters: usize, spins: fn() -> u64) {
     let workers = workers();
-    let mut group = batch_group(c, case, jobs);
+    // Few samples, flat sampling: iterations take milliseconds.
+    let mut group = flat_group(c, format!("worker-pool/{case}"), jobs);
     let id = BenchmarkId::new(P::NAME, format!("workers_{workers}"));
     // Made on the first call of the routine, so only when the benchmark runs (not under
     // `--list`, nor when filtered out); criterion calls it again for every sample.

@@ -41,7 +41,7 @@ impl<E> GroupState<E> {
 /// closure does.
 struct Grouped<F, E> {
     f: F,
-    pending: Pending<GroupState<E>>,
+    pending: Pending<Arc<GroupState<E>>>,
 }
 
 impl<F, E> Task for Grouped<F, E>
@@ -112,7 +112,7 @@ impl<'pool, E: Send + 'static> Group<'pool, E> {
         Group {
             pool,
             state: Arc::new(GroupState {
-                latch: Latch::default(),
+                latch: Latch::new(),
                 token: pool.job_token(None),
                 first_error: Mutex::new(None),
             }),
@@ -134,7 +134,7 @@ impl<'pool, E: Send + 'static> Group<'pool, E> {
     {
         let task = Grouped {
             f,
-            pending: Pending::new(&self.state),
+            pending: Pending::new(self.state.clone()),
         };
         self.pool
             .submit_task(task, 0)

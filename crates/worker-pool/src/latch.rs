@@ -1,41 +1,57 @@
-//! Counting a set of jobs down to zero: what a [`Scope`](crate::Scope) and a
+//! Counting a set of jobs down: what a [`Scope`](crate::Scope) and a
 //! [`Group`](crate::Group) wait on.
 
-use crate::sync::atomic::{AtomicUsize, Ordering};
-use crate::sync::{Arc, Condvar, Mutex};
+use core::ops::Deref;
 
-/// The number of unfinished jobs of a scope or group, and a wait for it to reach zero.
+use crate::sync::atomic::{fence, AtomicUsize, Ordering};
+use crate::sync::{Condvar, Mutex};
+
+/// The unfinished jobs of a scope or group, plus one for its owner until the owner
+/// waits, and the flag that the count reached zero.
+///
+/// Counting the owner (as rayon's scope latch does) makes zero final: it cannot be
+/// reached while the owner may still add jobs, so the last job to end can set `done`
+/// once and for all. That lets a job hold its scope's state by reference rather than
+/// by `Arc` — no reference-count traffic per job on the line the count lives on — for
+/// `wait` returns only after the last job has set `done` under the lock and let go of
+/// it; from then on no job touches the latch.
 ///
 /// ## Memory ordering
 ///
-/// A job's end (the `Release` decrement, after its closure and everything it captured
-/// are dropped) happens before `wait` returns (its `Acquire` load of zero): whoever waits
-/// sees every write of every job.
-#[derive(Debug, Default)]
+/// Each job's end (its `Release` decrement, after its closure and everything it
+/// captured were dropped) is acquired by the last decrement (`Acquire` fence), which
+/// sets `done` under the lock that `wait` takes: the owner sees every job's writes.
+#[derive(Debug)]
 pub(crate) struct Latch {
     pending: AtomicUsize,
-    lock: Mutex<()>,
-    zero: Condvar,
+    done: Mutex<bool>,
+    all_done: Condvar,
 }
 
 impl Latch {
-    /// Blocks until no job is pending.
-    pub(crate) fn wait(&self) {
-        if self.pending.load(Ordering::Acquire) == 0 {
-            return;
-        }
-        let mut guard = self.lock.lock();
-        // Checked under the lock: `done` takes it before notifying, so the last job
-        // cannot finish between this check and the wait without waking it.
-        while self.pending.load(Ordering::Acquire) != 0 {
-            guard = self.zero.wait(guard);
+    pub(crate) fn new() -> Latch {
+        Latch {
+            pending: AtomicUsize::new(1),
+            done: Mutex::new(false),
+            all_done: Condvar::new(),
         }
     }
 
-    fn done(&self) {
+    /// The owner stops adding jobs and blocks until every job has ended.
+    pub(crate) fn wait(&self) {
+        self.count_down();
+        let mut done = self.done.lock();
+        while !*done {
+            done = self.all_done.wait(done);
+        }
+    }
+
+    fn count_down(&self) {
         if self.pending.fetch_sub(1, Ordering::Release) == 1 {
-            let _guard = self.lock.lock();
-            self.zero.notify_all();
+            fence(Ordering::Acquire);
+            let mut done = self.done.lock();
+            *done = true;
+            self.all_done.notify_all();
         }
     }
 }
@@ -45,24 +61,34 @@ pub(crate) trait Counted {
     fn latch(&self) -> &Latch;
 }
 
-/// One pending job of `S`: made when the job is, dropped after the job's closure is
-/// (field order in the task structs sees to that), which counts it down.
+/// One pending job, holding its owner's state through `P` (a reference for a scope,
+/// whose jobs cannot outlive it; an `Arc` for a group, which may be dropped first).
+/// Made when the job is; dropped after the job's closure is (field order in the task
+/// structs sees to that), which counts it down.
 #[derive(Debug)]
-pub(crate) struct Pending<S: Counted>(Arc<S>);
+pub(crate) struct Pending<P: Deref>(P)
+where
+    P::Target: Counted;
 
-impl<S: Counted> Pending<S> {
-    pub(crate) fn new(owner: &Arc<S>) -> Pending<S> {
+impl<P: Deref> Pending<P>
+where
+    P::Target: Counted,
+{
+    pub(crate) fn new(owner: P) -> Pending<P> {
         owner.latch().pending.fetch_add(1, Ordering::Relaxed);
-        Pending(owner.clone())
+        Pending(owner)
     }
 
-    pub(crate) fn owner(&self) -> &S {
+    pub(crate) fn owner(&self) -> &P::Target {
         &self.0
     }
 }
 
-impl<S: Counted> Drop for Pending<S> {
+impl<P: Deref> Drop for Pending<P>
+where
+    P::Target: Counted,
+{
     fn drop(&mut self) {
-        self.0.latch().done();
+        self.0.latch().count_down();
     }
 }

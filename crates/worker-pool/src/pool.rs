@@ -212,8 +212,7 @@ impl WorkerPool {
         F: FnOnce() -> R + Send + 'static,
         R: Send + 'static,
     {
-        self.submit_attached(Plain(f), None, None, 0, Admit::Policy)
-            .map_err(|error| error.map(|call| call.0))
+        self.submit_plain(f, 0, Admit::Policy)
     }
 
     /// Submits a job without a result slot: the cheapest way to run a closure. Its panic
@@ -242,8 +241,7 @@ impl WorkerPool {
         F: FnOnce() -> R + Send + 'static,
         R: Send + 'static,
     {
-        self.submit_attached(Plain(f), None, None, 0, Admit::Now)
-            .map_err(|error| error.map(|call| call.0))
+        self.submit_plain(f, 0, Admit::Now)
     }
 
     /// Submits a job, waiting up to `timeout` for room in the queue, whatever the policy.
@@ -261,9 +259,7 @@ impl WorkerPool {
         F: FnOnce() -> R + Send + 'static,
         R: Send + 'static,
     {
-        let deadline = Instant::now().checked_add(timeout);
-        self.submit_attached(Plain(f), None, None, 0, Admit::Until(deadline))
-            .map_err(|error| error.map(|call| call.0))
+        self.submit_plain(f, 0, Admit::Until(Instant::now().checked_add(timeout)))
     }
 
     /// Submits a job, waiting until `deadline` for room in the queue, whatever the policy.
@@ -280,8 +276,7 @@ impl WorkerPool {
         F: FnOnce() -> R + Send + 'static,
         R: Send + 'static,
     {
-        self.submit_attached(Plain(f), None, None, 0, Admit::Until(Some(deadline)))
-            .map_err(|error| error.map(|call| call.0))
+        self.submit_plain(f, 0, Admit::Until(Some(deadline)))
     }
 
     /// Submits a job that reads its [`JobContext`]: its cancel token (fired by
@@ -296,9 +291,7 @@ impl WorkerPool {
         F: FnOnce(&JobContext<'_>) -> R + Send + 'static,
         R: Send + 'static,
     {
-        let token = self.job_token(None);
-        self.submit_attached(WithContext(f), Some(token), None, 0, Admit::Policy)
-            .map_err(|error| error.map(|call| call.0))
+        self.submit_with_context(f, None)
     }
 
     /// Submits a job that must finish within `timeout` from now: its token fires at the
@@ -318,10 +311,7 @@ impl WorkerPool {
         F: FnOnce(&JobContext<'_>) -> R + Send + 'static,
         R: Send + 'static,
     {
-        let deadline = Instant::now().checked_add(timeout);
-        let token = self.job_token(deadline);
-        self.submit_attached(WithContext(f), Some(token), deadline, 0, Admit::Policy)
-            .map_err(|error| error.map(|call| call.0))
+        self.submit_with_context(f, Instant::now().checked_add(timeout))
     }
 
     /// Submits a job with a priority: with [`priorities`](Builder::priorities) enabled,
@@ -336,8 +326,7 @@ impl WorkerPool {
         F: FnOnce() -> R + Send + 'static,
         R: Send + 'static,
     {
-        self.submit_attached(Plain(f), None, None, priority, Admit::Policy)
-            .map_err(|error| error.map(|call| call.0))
+        self.submit_plain(f, priority, Admit::Policy)
     }
 
     /// Runs `body` with a [`Scope`] whose jobs may borrow from the caller's stack, and
@@ -400,8 +389,11 @@ impl WorkerPool {
     /// jobs that never started, in submission order, without waiting for the running
     /// ones (see [`await_termination`](WorkerPool::await_termination)).
     ///
-    /// A running job that ignores its token runs on, and if it returns a value its
-    /// handle gets it. The jobs handed back can be [run](PendingJob::run) or dropped;
+    /// The drain races the workers, which take jobs from the same queue: a job a worker
+    /// takes at that moment starts, its token already fired, instead of being handed back
+    /// (possibly a later one than some handed back, as with Java's `shutdownNow`). A
+    /// running job that ignores its token runs on, and if it returns a value its handle
+    /// gets it. The jobs handed back can be [run](PendingJob::run) or dropped;
     /// dropping one resolves its handle as [`JobError::ShutDown`]. Jobs of a
     /// [`scope`](WorkerPool::scope) are never handed back (they borrow the scope's
     /// stack): they are dropped here, their handles reading `ShutDown`.
@@ -456,6 +448,36 @@ impl WorkerPool {
             Some(deadline) => self.shared.root.child_with_deadline(deadline),
             None => self.shared.root.child(),
         }
+    }
+
+    /// Submits a job that takes no context.
+    fn submit_plain<F, R>(
+        &self,
+        f: F,
+        priority: i32,
+        how: Admit,
+    ) -> Result<JobHandle<R>, SubmitError<F>>
+    where
+        F: FnOnce() -> R + Send + 'static,
+        R: Send + 'static,
+    {
+        self.submit_attached(Plain(f), None, None, priority, how)
+            .map_err(|error| error.map(|call| call.0))
+    }
+
+    /// Submits a job that reads its context, with its own token and `deadline`.
+    fn submit_with_context<F, R>(
+        &self,
+        f: F,
+        deadline: Option<Instant>,
+    ) -> Result<JobHandle<R>, SubmitError<F>>
+    where
+        F: FnOnce(&JobContext<'_>) -> R + Send + 'static,
+        R: Send + 'static,
+    {
+        let token = self.job_token(deadline);
+        self.submit_attached(WithContext(f), Some(token), deadline, 0, Admit::Policy)
+            .map_err(|error| error.map(|call| call.0))
     }
 
     fn submit_attached<C, R>(

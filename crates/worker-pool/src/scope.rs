@@ -10,12 +10,13 @@ use crate::error::SubmitError;
 use crate::handle::JobHandle;
 use crate::latch::{Counted, Latch, Pending};
 use crate::pool::WorkerPool;
-use crate::sync::{Arc, Mutex};
+use crate::sync::Mutex;
 use crate::task::{Attached, Detached, Outcome, Plain, RunEnv, Task, WithContext};
 use crate::JobError;
 
-/// A scope's shared state: its pending jobs and the first panic among them.
-#[derive(Debug, Default)]
+/// A scope's shared state: its pending jobs and the first panic among them. It lives in
+/// the [`Scope`], on the stack of [`WorkerPool::scope`]'s caller; jobs borrow it.
+#[derive(Debug)]
 pub(crate) struct ScopeState {
     latch: Latch,
     panic: Mutex<Option<(String, usize)>>,
@@ -39,12 +40,12 @@ impl ScopeState {
 
 /// A job of a scope: the job, then its pending count, so the count drops after the
 /// job's closure and captures do.
-struct Scoped<T> {
+struct Scoped<'scope, T> {
     task: T,
-    pending: Pending<ScopeState>,
+    pending: Pending<&'scope ScopeState>,
 }
 
-impl<T: Task> Task for Scoped<T> {
+impl<T: Task> Task for Scoped<'_, T> {
     fn run(self, env: &RunEnv<'_>) -> Outcome {
         let Scoped { task, pending } = self;
         let outcome = task.run(env);
@@ -65,7 +66,7 @@ impl<T: Task> Task for Scoped<T> {
 /// [`WorkerPool::scope`].
 pub struct Scope<'scope, 'env: 'scope> {
     pool: &'scope WorkerPool,
-    state: Arc<ScopeState>,
+    state: ScopeState,
     /// Invariance over both lifetimes, as `std::thread::Scope` has.
     scope: PhantomData<&'scope mut &'scope ()>,
     env: PhantomData<&'env mut &'env ()>,
@@ -126,8 +127,9 @@ impl<'scope> Scope<'scope, '_> {
             pending: Pending::new(&self.state),
         };
         // SAFETY: `WorkerPool::scope` does not return (nor unwind) before the latch that
-        // `pending` counts on reaches zero, which happens only when this task has been
-        // run or dropped; so whatever it borrows for `'scope` outlives it.
+        // `pending` counts on is done, which happens only when this task has been run or
+        // dropped; so whatever it borrows for `'scope` (the scope's state included)
+        // outlives it.
         let result = unsafe { self.pool.submit_scoped(task) };
         result.map_err(|error| error.map(|scoped| scoped.task))
     }
@@ -147,7 +149,10 @@ where
 {
     let scope = Scope {
         pool,
-        state: Arc::new(ScopeState::default()),
+        state: ScopeState {
+            latch: Latch::new(),
+            panic: Mutex::new(None),
+        },
         scope: PhantomData,
         env: PhantomData,
     };

@@ -7,7 +7,7 @@ mod common;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc};
 
-use common::{occupy, recv, settled, single};
+use common::{group_counting, occupy, once_started, recv, settled, single};
 use patterns_core::CancelReason;
 use worker_pool::{Group, GroupError, JobError, Rejection, WorkerPool};
 
@@ -17,16 +17,16 @@ fn watcher<E: Send + 'static>(
     group: &Group<'_, E>,
     result: Result<(), E>,
 ) -> mpsc::Receiver<CancelReason> {
-    let (started, running) = mpsc::channel();
     let (saw, seen) = mpsc::channel();
-    group
-        .submit(move |cx| {
-            started.send(()).unwrap();
-            saw.send(cx.token().wait()).unwrap();
-            result
-        })
-        .unwrap();
-    recv(&running, "the watching job to start");
+    once_started("the watching job to start", |started| {
+        group
+            .submit(move |cx| {
+                started.send(()).unwrap();
+                saw.send(cx.token().wait()).unwrap();
+                result
+            })
+            .unwrap()
+    });
     seen
 }
 
@@ -73,18 +73,9 @@ fn the_first_error_wins_and_fires_the_others_token() {
 #[test]
 fn jobs_not_started_when_the_group_fails_are_skipped() {
     let pool = WorkerPool::new(1).unwrap();
-    let ran = Arc::new(AtomicUsize::new(0));
     let group = pool.group();
     group.submit(|_| Err(7)).unwrap();
-    for _ in 0..5 {
-        let ran = ran.clone();
-        group
-            .submit(move |_| {
-                ran.fetch_add(1, Ordering::SeqCst);
-                Ok(())
-            })
-            .unwrap();
-    }
+    let ran = group_counting(&group, 5);
     assert_eq!(group.wait(), Err(GroupError::Failed(7)));
     assert_eq!(ran.load(Ordering::SeqCst), 0);
     let stats = settled(&pool, 6);
@@ -111,18 +102,9 @@ fn cancel_skips_queued_jobs_signals_running_ones_and_reports_the_skip() {
     let pool = WorkerPool::new(2).unwrap();
     let blocker = occupy(&pool);
     let group = pool.group::<()>();
-    let ran = Arc::new(AtomicUsize::new(0));
     let seen = watcher(&group, Ok(()));
     // Both workers are busy now: these wait in the queue.
-    for _ in 0..3 {
-        let ran = ran.clone();
-        group
-            .submit(move |_| {
-                ran.fetch_add(1, Ordering::SeqCst);
-                Ok(())
-            })
-            .unwrap();
-    }
+    let ran = group_counting(&group, 3);
     group.cancel();
     assert!(format!("{group:?}").contains("cancelled: true"));
     assert_eq!(
@@ -160,16 +142,7 @@ fn a_job_evicted_from_a_full_queue_fails_the_group() {
     let pool = single(1, Rejection::DropOldest);
     let blocker = occupy(&pool);
     let group = pool.group::<()>();
-    let ran = Arc::new(AtomicUsize::new(0));
-    for _ in 0..2 {
-        let ran = ran.clone();
-        group
-            .submit(move |_| {
-                ran.fetch_add(1, Ordering::SeqCst);
-                Ok(())
-            })
-            .unwrap();
-    }
+    let ran = group_counting(&group, 2);
     blocker.release();
     assert_eq!(group.wait(), Err(GroupError::Job(JobError::Discarded)));
     assert_eq!(

@@ -12,7 +12,9 @@ use std::sync::{mpsc, Arc};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{occupy, recv, settled, with_growing_deadlines, DropFlag, PATIENCE};
+use common::{
+    occupy, once_started, recv, settled, submit_gated, with_growing_deadlines, DropFlag, PATIENCE,
+};
 use patterns_core::{CancelReason, CancelToken};
 use worker_pool::{JobError, WorkerPool};
 
@@ -30,18 +32,13 @@ fn join_returns_the_value_even_from_another_thread() {
 fn try_join_and_join_timeout_give_the_handle_back_until_the_job_returns() {
     let pool = WorkerPool::new(1).unwrap();
     let gate = CancelToken::new();
-    let (started, running) = mpsc::channel();
-    let handle = pool
-        .submit({
-            let gate = gate.clone();
-            move || {
-                started.send(()).unwrap();
-                gate.wait();
-                7
-            }
+    let handle = submit_gated(&gate, |gated| {
+        pool.submit(move || {
+            gated.enter();
+            7
         })
-        .unwrap();
-    recv(&running, "the job to start");
+        .unwrap()
+    });
     assert!(!handle.is_finished());
     let handle = handle.try_join().expect_err("still running");
     let handle = handle
@@ -125,19 +122,18 @@ fn cancel_before_start_means_the_job_never_runs() {
 #[test]
 fn cancel_while_running_fires_the_token_and_resolves_the_handle_at_once() {
     let pool = WorkerPool::new(1).unwrap();
-    let (started, running) = mpsc::channel();
     let (saw, seen) = mpsc::channel();
     let (finish, may_finish) = mpsc::channel::<()>();
     let (result, result_drops) = DropFlag::new();
-    let handle = pool
-        .submit_with(move |cx| {
+    let handle = once_started("the job to start", |started| {
+        pool.submit_with(move |cx| {
             started.send(()).unwrap();
             saw.send(cx.token().wait()).unwrap();
             may_finish.recv().unwrap();
             result
         })
-        .unwrap();
-    recv(&running, "the job to start");
+        .unwrap()
+    });
     assert!(handle.cancel());
     assert_eq!(
         recv(&seen, "the job to see its token"),
@@ -160,21 +156,16 @@ fn cancel_while_running_fires_the_token_and_resolves_the_handle_at_once() {
 fn cancel_of_a_running_job_without_context_leaves_it_to_finish() {
     let pool = WorkerPool::new(1).unwrap();
     let gate = CancelToken::new();
-    let (started, running) = mpsc::channel();
     let finished = Arc::new(AtomicBool::new(false));
-    let handle = pool
-        .submit({
-            let gate = gate.clone();
-            let finished = finished.clone();
-            move || {
-                started.send(()).unwrap();
-                gate.wait();
-                finished.store(true, Ordering::SeqCst);
-                5
-            }
+    let handle = submit_gated(&gate, |gated| {
+        let finished = finished.clone();
+        pool.submit(move || {
+            gated.enter();
+            finished.store(true, Ordering::SeqCst);
+            5
         })
-        .unwrap();
-    recv(&running, "the job to start");
+        .unwrap()
+    });
     assert!(handle.cancel());
     assert_eq!(handle.join(), Err(JobError::Cancelled));
     gate.cancel();
@@ -298,13 +289,7 @@ fn job_context_tells_token_deadline_and_worker_index() {
 #[test]
 fn worker_index_stays_below_max_workers_in_a_scaling_pool() {
     let max = 3;
-    let pool = WorkerPool::builder()
-        .min_workers(1)
-        .max_workers(max)
-        .queue_capacity(1)
-        .keep_alive(Duration::ZERO)
-        .build()
-        .unwrap();
+    let pool = common::scaling(1, max, Duration::ZERO).build().unwrap();
     let handles: Vec<_> = (0..200)
         .map(|_| pool.submit_with(|cx| cx.worker_index()).unwrap())
         .collect();

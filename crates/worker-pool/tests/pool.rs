@@ -150,16 +150,9 @@ fn a_thread_that_cannot_start_is_a_build_error_with_the_os_error_as_source() {
 #[test]
 fn execute_runs_jobs_without_a_result_slot() {
     let pool = WorkerPool::new(3).unwrap();
-    let hits = Arc::new(AtomicUsize::new(0));
-    for _ in 0..1000 {
-        let hits = hits.clone();
-        pool.execute(move || {
-            hits.fetch_add(1, Ordering::Relaxed);
-        })
-        .unwrap();
-    }
+    let hits = common::execute_counting(&pool, 1000);
     pool.shutdown();
-    assert_eq!(hits.load(Ordering::Relaxed), 1000);
+    assert_eq!(hits.load(Ordering::SeqCst), 1000);
 }
 
 #[test]

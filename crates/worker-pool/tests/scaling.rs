@@ -19,13 +19,7 @@ use worker_pool::{JobHandle, WorkerPool};
 const HOUR: Duration = Duration::from_secs(3600);
 
 fn scaling_pool(min: usize, max: usize, keep_alive: Duration) -> WorkerPool {
-    WorkerPool::builder()
-        .min_workers(min)
-        .max_workers(max)
-        .queue_capacity(1)
-        .keep_alive(keep_alive)
-        .build()
-        .unwrap()
+    common::scaling(min, max, keep_alive).build().unwrap()
 }
 
 /// A job that holds its worker until `gate` opens, then says whether its token fired.
@@ -227,11 +221,7 @@ fn a_pool_that_grows_and_shrinks_for_ever_frees_its_retired_threads() {
 
 #[test]
 fn the_submit_that_grows_the_pool_is_accepted_even_under_reject_and_try_submit() {
-    let pool = WorkerPool::builder()
-        .min_workers(1)
-        .max_workers(3)
-        .queue_capacity(1)
-        .keep_alive(HOUR)
+    let pool = common::scaling(1, 3, HOUR)
         .rejection(worker_pool::Rejection::Reject)
         .build()
         .unwrap();

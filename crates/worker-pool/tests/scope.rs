@@ -15,7 +15,18 @@ use std::thread;
 
 use common::{occupy, panic_text, recv, single};
 use patterns_core::CancelToken;
-use worker_pool::{JobError, JobPanic, Rejection, SubmitError, WorkerPool};
+use worker_pool::{JobError, JobPanic, Rejection, Scope, SubmitError, WorkerPool};
+
+/// Runs `pool.scope(body)`, which must panic, and returns the text of its panic.
+fn scope_panic<'env, T>(
+    pool: &WorkerPool,
+    body: impl for<'scope> FnOnce(&'scope Scope<'scope, 'env>) -> T,
+) -> String {
+    match panic::catch_unwind(AssertUnwindSafe(|| pool.scope(body))) {
+        Ok(_) => panic!("the scope returned instead of panicking"),
+        Err(payload) => panic_text(&*payload),
+    }
+}
 
 #[test]
 fn jobs_borrow_from_the_callers_stack() {
@@ -86,23 +97,17 @@ fn a_panicking_job_makes_the_scope_panic_after_the_others_finished() {
         .build()
         .unwrap();
     let slow_done = AtomicBool::new(false);
-    let result = panic::catch_unwind(AssertUnwindSafe(|| {
-        pool.scope(|s| {
-            s.execute(|| panic!("boom")).unwrap();
-            // Finishes only after the panic above was caught and reported.
-            let slow_done = &slow_done;
-            s.execute(move || {
-                recv(&saw_panic, "the panic hook");
-                slow_done.store(true, Ordering::SeqCst);
-            })
-            .unwrap();
+    let text = scope_panic(&pool, |s| {
+        s.execute(|| panic!("boom")).unwrap();
+        // Finishes only after the panic above was caught and reported.
+        let slow_done = &slow_done;
+        s.execute(move || {
+            recv(&saw_panic, "the panic hook");
+            slow_done.store(true, Ordering::SeqCst);
         })
-    }));
-    let payload = result.expect_err("the scope panics");
-    assert_eq!(
-        panic_text(&*payload),
-        "1 job(s) of the scope panicked; the first with: boom"
-    );
+        .unwrap();
+    });
+    assert_eq!(text, "1 job(s) of the scope panicked; the first with: boom");
     assert!(
         slow_done.load(Ordering::SeqCst),
         "the other job had finished"
@@ -117,18 +122,15 @@ fn a_panicking_job_makes_the_scope_panic_after_the_others_finished() {
 #[test]
 fn a_job_panic_surfaces_even_if_its_handle_was_joined() {
     let pool = WorkerPool::new(1).unwrap();
-    let result = panic::catch_unwind(AssertUnwindSafe(|| {
-        pool.scope(|s| {
-            let first = s.submit(|| -> u8 { panic!("first") }).unwrap();
-            let second = s.submit(|| -> u8 { panic!("second") }).unwrap();
-            assert_eq!(first.join(), Err(JobError::Panicked("first".into())));
-            assert_eq!(second.join(), Err(JobError::Panicked("second".into())));
-            "the body returned"
-        })
-    }));
-    let payload = result.expect_err("the scope panics");
+    let text = scope_panic(&pool, |s| {
+        let first = s.submit(|| -> u8 { panic!("first") }).unwrap();
+        let second = s.submit(|| -> u8 { panic!("second") }).unwrap();
+        assert_eq!(first.join(), Err(JobError::Panicked("first".into())));
+        assert_eq!(second.join(), Err(JobError::Panicked("second".into())));
+        "the body returned"
+    });
     assert_eq!(
-        panic_text(&*payload),
+        text,
         "2 job(s) of the scope panicked; the first with: first"
     );
 }
@@ -139,50 +141,41 @@ fn a_panicking_body_unwinds_after_its_jobs_finished() {
     let job_done = AtomicBool::new(false);
     let gate = CancelToken::new();
     let (about_to_panic, panicking) = mpsc::channel();
-    let result = thread::scope(|threads| {
+    let text = thread::scope(|threads| {
         let opener = gate.clone();
         threads.spawn(move || {
             recv(&panicking, "the body to panic");
             opener.cancel();
         });
-        panic::catch_unwind(AssertUnwindSafe(|| {
-            pool.scope(|s| {
-                s.execute(|| {
-                    gate.wait();
-                    job_done.store(true, Ordering::SeqCst);
-                })
-                .unwrap();
-                about_to_panic.send(()).unwrap();
-                panic!("body failed");
+        scope_panic(&pool, |s| {
+            s.execute(|| {
+                gate.wait();
+                job_done.store(true, Ordering::SeqCst);
             })
-        }))
+            .unwrap();
+            about_to_panic.send(()).unwrap();
+            panic!("body failed");
+        })
     });
-    let payload = result.expect_err("the body's panic comes out of scope");
-    assert_eq!(panic_text(&*payload), "body failed");
+    assert_eq!(text, "body failed", "the body's panic comes out of scope");
     assert!(job_done.load(Ordering::SeqCst), "the job had finished");
 }
 
 #[test]
 fn the_bodys_panic_wins_over_a_jobs() {
     let pool = WorkerPool::new(1).unwrap();
-    let result = panic::catch_unwind(AssertUnwindSafe(|| {
-        pool.scope(|s| {
-            let job = s.submit(|| -> u8 { panic!("from the job") }).unwrap();
-            assert!(job.join().is_err());
-            panic!("from the body");
-        })
-    }));
-    assert_eq!(panic_text(&*result.unwrap_err()), "from the body");
+    let text = scope_panic(&pool, |s| {
+        let job = s.submit(|| -> u8 { panic!("from the job") }).unwrap();
+        assert!(job.join().is_err());
+        panic!("from the body");
+    });
+    assert_eq!(text, "from the body");
 }
 
 #[test]
 fn jobs_submit_more_jobs_to_their_scope() {
     /// Submits a job for each child of a full binary tree of `depth` levels below.
-    fn spawn_tree<'scope>(
-        s: &'scope worker_pool::Scope<'scope, '_>,
-        visited: &'scope AtomicUsize,
-        depth: u32,
-    ) {
+    fn spawn_tree<'scope>(s: &'scope Scope<'scope, '_>, visited: &'scope AtomicUsize, depth: u32) {
         visited.fetch_add(1, Ordering::SeqCst);
         if depth > 0 {
             for _ in 0..2 {

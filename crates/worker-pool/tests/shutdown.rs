@@ -7,11 +7,14 @@ mod common;
 
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{mpsc, Arc, Mutex};
+use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::Duration;
 
-use common::{occupy, recv, seen_asleep, unique_name, until_cancelled, DropFlag, PATIENCE};
+use common::{
+    execute_counting, occupy, once_started, recv, seen_asleep, submit_gated, unique_name,
+    until_cancelled, DropFlag, PATIENCE,
+};
 use patterns_core::{CancelReason, CancelToken};
 use worker_pool::{JobError, Rejection, SubmitError, WorkerPool};
 
@@ -19,26 +22,14 @@ use worker_pool::{JobError, Rejection, SubmitError, WorkerPool};
 fn shutdown_runs_every_queued_job_and_signals_no_running_one() {
     let pool = WorkerPool::new(1).unwrap();
     let gate = CancelToken::new();
-    let (started, running) = mpsc::channel();
-    let running_job = pool
-        .submit_with({
-            let gate = gate.clone();
-            move |cx| {
-                started.send(()).unwrap();
-                gate.wait();
-                cx.is_cancelled()
-            }
+    let running_job = submit_gated(&gate, |gated| {
+        pool.submit_with(move |cx| {
+            gated.enter();
+            cx.is_cancelled()
         })
-        .unwrap();
-    recv(&running, "the job to start");
-    let ran = Arc::new(AtomicUsize::new(0));
-    for _ in 0..100 {
-        let ran = ran.clone();
-        pool.execute(move || {
-            ran.fetch_add(1, Ordering::SeqCst);
-        })
-        .unwrap();
-    }
+        .unwrap()
+    });
+    let ran = execute_counting(&pool, 100);
     thread::scope(|s| {
         let closer = s.spawn(|| pool.shutdown());
         common::wait_for("the shutdown to begin", || pool.is_shut_down());
@@ -284,14 +275,7 @@ fn drop_runs_the_queued_jobs_and_joins_the_workers() {
     let (probe, exited) = DropFlag::new();
     pool.execute(move || EXIT_PROBE.with(|slot| *slot.borrow_mut() = Some(probe)))
         .unwrap();
-    let ran = Arc::new(AtomicUsize::new(0));
-    for _ in 0..50 {
-        let ran = ran.clone();
-        pool.execute(move || {
-            ran.fetch_add(1, Ordering::SeqCst);
-        })
-        .unwrap();
-    }
+    let ran = execute_counting(&pool, 50);
     blocker.open();
     drop(pool);
     assert_eq!(ran.load(Ordering::SeqCst), 50, "drop ran the queue");
@@ -356,14 +340,13 @@ fn scoped_jobs_are_never_handed_back() {
     let pool = WorkerPool::new(1).unwrap();
     let local_ran = AtomicBool::new(false);
     let (pending, queued, running) = pool.scope(|s| {
-        let (started, is_running) = mpsc::channel();
-        let running = s
-            .submit_with(move |cx| {
+        let running = once_started("the scoped job to start", |started| {
+            s.submit_with(move |cx| {
                 started.send(()).unwrap();
                 cx.token().wait()
             })
-            .unwrap();
-        recv(&is_running, "the scoped job to start");
+            .unwrap()
+        });
         let queued = s
             .submit(|| local_ran.store(true, Ordering::SeqCst))
             .unwrap();

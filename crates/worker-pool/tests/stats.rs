@@ -50,6 +50,16 @@ fn assert_adds_up(stats: &Stats) {
     );
 }
 
+/// Polls the stats until `ended` jobs have ended and none is moving (see
+/// [`settled`]), checks every counter against `expected` and that they add up, and
+/// returns the snapshot.
+fn settles_at(pool: &WorkerPool, ended: u64, expected: Counts) -> Stats {
+    let stats = settled(pool, ended);
+    assert_eq!(counts(&stats), expected, "{stats:?}");
+    assert_adds_up(&stats);
+    stats
+}
+
 #[test]
 fn a_new_pool_counts_nothing() {
     let pool = WorkerPool::new(3).unwrap();
@@ -112,11 +122,9 @@ fn every_outcome_is_counted_exactly_once() {
 
     blocker.release();
     assert_eq!(returns.join(), Ok(1));
-    let stats = settled(&pool, 5);
     // submitted, completed, failed, panicked, cancelled, timed_out, rejected, discarded,
     // handed_back, caller_ran
-    assert_eq!(counts(&stats), (5, 3, 0, 1, 1, 1, 2, 0, 0, 0));
-    assert_adds_up(&stats);
+    let stats = settles_at(&pool, 5, (5, 3, 0, 1, 1, 1, 2, 0, 0, 0));
 
     // Every job a worker took was timed.
     for latency in [stats.queue_wait, stats.run_time] {
@@ -131,8 +139,7 @@ fn a_job_cancelled_while_running_counts_as_cancelled() {
     let pool = WorkerPool::new(1).unwrap();
     let handle = common::until_cancelled(&pool, ());
     assert!(handle.cancel());
-    let stats = settled(&pool, 1);
-    assert_eq!(counts(&stats), (1, 0, 0, 0, 1, 0, 0, 0, 0, 0));
+    settles_at(&pool, 1, (1, 0, 0, 0, 1, 0, 0, 0, 0, 0));
 }
 
 #[test]
@@ -173,9 +180,7 @@ fn discarded_jobs_count_as_submitted_and_discarded() {
             .unwrap();
     }
     blocker.release();
-    let stats = settled(&pool, 3);
-    assert_eq!(counts(&stats), (6, 3, 0, 0, 0, 0, 0, 3, 0, 0));
-    assert_adds_up(&stats);
+    settles_at(&pool, 3, (6, 3, 0, 0, 0, 0, 0, 3, 0, 0));
 }
 
 #[test]
@@ -188,9 +193,7 @@ fn jobs_run_by_the_caller_count_as_submitted_completed_and_caller_ran() {
     let ran_here = pool.submit_with(|cx| cx.worker_index()).unwrap();
     assert_eq!(ran_here.join(), Ok(None));
     blocker.release();
-    let stats = settled(&pool, 5);
-    assert_eq!(counts(&stats), (5, 5, 0, 1, 0, 0, 0, 0, 0, 3));
-    assert_adds_up(&stats);
+    settles_at(&pool, 5, (5, 5, 0, 1, 0, 0, 0, 0, 0, 3));
 }
 
 #[test]
@@ -220,17 +223,12 @@ fn group_errors_count_as_completed_and_failed() {
     group.submit(|_| Err("no")).unwrap();
     group.submit(|_| Ok(())).unwrap(); // skipped: the group failed before it started
     assert!(group.wait().is_err());
-    let stats = settled(&pool, 3);
-    assert_eq!(counts(&stats), (3, 2, 1, 0, 1, 0, 0, 0, 0, 0));
+    settles_at(&pool, 3, (3, 2, 1, 0, 1, 0, 0, 0, 0, 0));
 }
 
 #[test]
 fn counts_survive_workers_retiring() {
-    let pool = WorkerPool::builder()
-        .min_workers(1)
-        .max_workers(4)
-        .queue_capacity(1)
-        .keep_alive(Duration::ZERO)
+    let pool = common::scaling(1, 4, Duration::ZERO)
         .sample_timings(1)
         .build()
         .unwrap();

@@ -239,11 +239,7 @@ fn no_thread_outlives_the_pool() {
     assert_all_gone("lkf-");
 
     // A scaling pool whose workers retire and start again, shut down now.
-    let pool = WorkerPool::builder()
-        .min_workers(1)
-        .max_workers(6)
-        .queue_capacity(1)
-        .keep_alive(Duration::ZERO)
+    let pool = common::scaling(1, 6, Duration::ZERO)
         .name("lks")
         .build()
         .unwrap();

@@ -1,5 +1,6 @@
 //! Helpers shared by the worker-pool integration tests: bounded waits, a job that holds
-//! a worker until released, stats polling, panic payloads and the names of live threads.
+//! a worker until released, counting jobs, stats polling, panic payloads and the names of
+//! live threads.
 //!
 //! No helper orders threads by sleeping: a wait polls what it waits for, under a bound
 //! generous enough for a loaded machine, and fails the test instead of hanging.
@@ -15,7 +16,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use patterns_core::{CancelReason, CancelToken};
-use worker_pool::{JobHandle, Rejection, Stats, WorkerPool};
+use worker_pool::{Builder, Group, JobHandle, Rejection, Stats, WorkerPool};
 
 /// The longest any wait in these tests may take before the test fails instead of hanging.
 pub(crate) const PATIENCE: Duration = Duration::from_secs(60);
@@ -70,20 +71,49 @@ pub(crate) struct Blocker {
     handle: Option<JobHandle<()>>,
 }
 
+/// Calls `submit` with a sender on which the job it submits says that it runs, and
+/// returns what `submit` returned once the job has said so.
+pub(crate) fn once_started<R>(what: &str, submit: impl FnOnce(mpsc::Sender<()>) -> R) -> R {
+    let (started, running) = mpsc::channel();
+    let submitted = submit(started);
+    recv(&running, what);
+    submitted
+}
+
+/// What a gated job does first: say that it runs, then wait for its gate to open.
+#[derive(Debug)]
+pub(crate) struct Gated {
+    started: mpsc::Sender<()>,
+    gate: CancelToken,
+}
+
+impl Gated {
+    /// Tells the test that the job runs, and waits until the gate opens.
+    pub(crate) fn enter(self) {
+        self.started.send(()).unwrap();
+        self.gate.wait();
+    }
+}
+
+/// Calls `submit` with the [`Gated`] start of a job behind `gate`, and returns what
+/// `submit` returned once the job runs (and waits for the gate). The job, which starts
+/// with [`Gated::enter`], may be submitted by any submitting method.
+pub(crate) fn submit_gated<R>(gate: &CancelToken, submit: impl FnOnce(Gated) -> R) -> R {
+    once_started("the gated job to start", |started| {
+        submit(Gated {
+            started,
+            gate: gate.clone(),
+        })
+    })
+}
+
 /// Submits a job that waits on a gate, and returns once a worker runs it.
 pub(crate) fn occupy(pool: &WorkerPool) -> Blocker {
     let gate = CancelToken::new();
-    let (started, running) = mpsc::channel();
-    let handle = pool
-        .submit({
-            let gate = gate.clone();
-            move || {
-                started.send(()).unwrap();
-                gate.wait();
-            }
-        })
-        .expect("the pool takes the blocker");
-    recv(&running, "the blocker to start");
+    let handle = submit_gated(&gate, |gated| {
+        pool.submit(move || gated.enter())
+            .expect("the pool takes the blocker")
+    });
     Blocker {
         gate,
         handle: Some(handle),
@@ -179,6 +209,52 @@ fn thread_state(name: &str) -> Option<char> {
     None
 }
 
+/// A job that adds one to `ran`.
+fn counting_job(ran: &Arc<AtomicUsize>) -> impl FnOnce() + Send + 'static {
+    let ran = ran.clone();
+    move || {
+        ran.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+/// Executes `n` jobs on `pool`, each adding one to the count returned.
+pub(crate) fn execute_counting(pool: &WorkerPool, n: usize) -> Arc<AtomicUsize> {
+    let ran = Arc::new(AtomicUsize::new(0));
+    for _ in 0..n {
+        pool.execute(counting_job(&ran))
+            .expect("the pool takes the counting job");
+    }
+    ran
+}
+
+/// Submits `n` jobs to `group`, each adding one to the count returned and succeeding.
+pub(crate) fn group_counting<E: Send + 'static>(
+    group: &Group<'_, E>,
+    n: usize,
+) -> Arc<AtomicUsize> {
+    let ran = Arc::new(AtomicUsize::new(0));
+    for _ in 0..n {
+        let job = counting_job(&ran);
+        group
+            .submit(move |_| {
+                job();
+                Ok(())
+            })
+            .expect("the group takes the counting job");
+    }
+    ran
+}
+
+/// A pool that scales between `min` and `max` workers, retiring idle extras after
+/// `keep_alive`, with a queue of one place: one queued job makes it full.
+pub(crate) fn scaling(min: usize, max: usize, keep_alive: Duration) -> Builder {
+    WorkerPool::builder()
+        .min_workers(min)
+        .max_workers(max)
+        .queue_capacity(1)
+        .keep_alive(keep_alive)
+}
+
 /// A pool of one worker whose queue holds `capacity` jobs, under `rejection`.
 pub(crate) fn single(capacity: usize, rejection: Rejection) -> WorkerPool {
     WorkerPool::builder()
@@ -195,15 +271,13 @@ pub(crate) fn until_cancelled<T: Send + 'static>(
     pool: &WorkerPool,
     value: T,
 ) -> JobHandle<(T, CancelReason)> {
-    let (started, running) = mpsc::channel();
-    let handle = pool
-        .submit_with(move |cx| {
+    once_started("the job to start", |started| {
+        pool.submit_with(move |cx| {
             started.send(()).unwrap();
             (value, cx.token().wait())
         })
-        .unwrap();
-    recv(&running, "the job to start");
-    handle
+        .unwrap()
+    })
 }
 
 /// Counts its drops in the counter it shares.
