@@ -169,9 +169,12 @@ impl Crew {
 
     /// Begins the shutdown: no worker starts from now on, and the queue takes no job.
     pub(crate) fn close(&self, queue: &Queue) {
-        // The queue first: once `is_closed` reads true, every submit is refused.
+        // Both under the lock: once `is_closed` reads true every submit is refused, and
+        // `grow` (which checks `closed` under the lock) cannot start a worker for a job
+        // that found the queue full just before it closed.
+        let mut state = self.state.lock();
+        state.closed = true;
         queue.close();
-        self.state.lock().closed = true;
     }
 
     pub(crate) fn is_closed(&self) -> bool {

@@ -65,6 +65,13 @@ impl Shared {
         };
         match (how, self.config.rejection) {
             (Admit::Now, _) | (Admit::Policy, Rejection::Reject) => Err(PushError::Full(job)),
+            // A shutdown may have begun since the queue was found full: running the job
+            // here or evicting one the shutdown would run is then not ours to do.
+            (Admit::Policy, Rejection::CallerRuns | Rejection::DropOldest)
+                if self.crew.is_closed() =>
+            {
+                Err(PushError::Closed(job))
+            }
             (Admit::Until(deadline), _) => self.queue.push(job, priority, deadline),
             (Admit::Policy, Rejection::Block) => self.queue.push(job, priority, None),
             (Admit::Policy, Rejection::CallerRuns) => {
@@ -96,7 +103,10 @@ impl Shared {
             root: &self.root,
             worker,
         };
-        let outcome = job.run(&env);
+        // The task catches its closure's panic; this catches what can still unwind out
+        // of it — the drop of a result nobody will read, a group's cancel callbacks — so
+        // that no panic ever takes a worker down (it would leave a phantom worker).
+        let outcome = catch(|| job.run(&env)).unwrap_or_else(Outcome::Panicked);
         if let Outcome::Panicked(message) = &outcome {
             if let Some(hook) = &self.config.on_panic {
                 // A panicking hook must not take the worker down; nothing to do with it.
@@ -332,6 +342,10 @@ impl WorkerPool {
     /// Runs `body` with a [`Scope`] whose jobs may borrow from the caller's stack, and
     /// returns its value once every job of the scope has finished.
     ///
+    /// A job of this pool that opens a scope (or waits on a [`Group`] or a handle)
+    /// blocks its worker without running queued jobs meanwhile: if every worker waits
+    /// so, the pool deadlocks. Wait from outside the pool, or keep a worker free.
+    ///
     /// # Panics
     ///
     /// If `body` panics, after the scope's jobs have finished, with `body`'s panic. If a
@@ -399,8 +413,10 @@ impl WorkerPool {
     /// stack): they are dropped here, their handles reading `ShutDown`.
     pub fn shutdown_now(&self) -> Vec<PendingJob> {
         self.shared.crew.close(&self.shared.queue);
-        self.shared.root.cancel();
+        // Drained before the tokens fire: a token's callback may panic, which `cancel`
+        // passes on, and the queued jobs must be out of the workers' reach by then.
         let drained = self.shared.queue.drain();
+        self.shared.root.cancel();
         self.shared.counts.handed_back(drained.len());
         drained
             .into_iter()

@@ -54,7 +54,16 @@ pub(crate) trait Task: Send + Sized {
 
 /// Runs `f`, turning a panic into its message.
 pub(crate) fn catch<R>(f: impl FnOnce() -> R) -> Result<R, String> {
-    panic::catch_unwind(AssertUnwindSafe(f)).map_err(|payload| panic_message(&*payload))
+    panic::catch_unwind(AssertUnwindSafe(f)).map_err(|payload| {
+        let message = panic_message(&*payload);
+        // A payload's own drop may panic too (`panic_any` of such a value): that must
+        // not unwind the worker either. Its payload is leaked rather than dropped, as
+        // dropping it could panic again.
+        if let Err(nested) = panic::catch_unwind(AssertUnwindSafe(|| drop(payload))) {
+            std::mem::forget(nested);
+        }
+        message
+    })
 }
 
 /// The message of a panic payload: what `panic!` was given, when that was text.

@@ -15,10 +15,13 @@ use std::thread;
 use std::time::Duration;
 
 use common::{
-    occupy, occupy_all, recv, seen_asleep, settled, single, unique_name, with_growing_deadlines,
-    Blocker, DropFlag, PATIENCE,
+    occupy, occupy_all, recv, seen_asleep, settled, single, submit_gated, unique_name,
+    with_growing_deadlines, Blocker, DropFlag, PATIENCE,
 };
-use worker_pool::{BuildError, JobError, JobHandle, JobPanic, Rejection, SubmitError, WorkerPool};
+use patterns_core::CancelToken;
+use worker_pool::{
+    BuildError, GroupError, JobError, JobHandle, JobPanic, Rejection, SubmitError, WorkerPool,
+};
 
 fn build_error(result: Result<WorkerPool, BuildError>) -> BuildError {
     result.expect_err("the builder refuses these settings")
@@ -637,4 +640,42 @@ fn panics_never_shrink_the_pool() {
     for blocker in blockers {
         blocker.release();
     }
+}
+
+/// A value whose drop panics.
+struct PanicsWhenDropped;
+
+impl Drop for PanicsWhenDropped {
+    fn drop(&mut self) {
+        panic!("dropped");
+    }
+}
+
+#[test]
+fn a_panic_outside_the_job_itself_neither_kills_nor_wedges_a_worker() {
+    let pool = WorkerPool::new(1).unwrap();
+    let gate = CancelToken::new();
+    // The handle goes before the job returns, so the worker drops the result, and the
+    // drop panics; then a group's cancel callback panics on the worker; then a panic's
+    // payload panics when dropped.
+    let orphan = submit_gated(&gate, |gated| {
+        pool.submit(move || {
+            gated.enter();
+            PanicsWhenDropped
+        })
+        .unwrap()
+    });
+    drop(orphan);
+    gate.cancel();
+    let group = pool.group::<()>();
+    let _registration = group.token().on_cancel(|_| panic!("callback"));
+    group.submit(|_| Err(())).unwrap();
+    assert_eq!(group.wait(), Err(GroupError::Failed(())));
+    pool.execute(|| std::panic::panic_any(PanicsWhenDropped))
+        .unwrap();
+    let after = pool.submit(|| 7).unwrap().join_timeout(PATIENCE);
+    assert!(matches!(after, Ok(Ok(7))), "the worker still runs jobs");
+    let stats = settled(&pool, 4);
+    assert_eq!((stats.workers, stats.panicked), (1, 3));
+    assert!(pool.shutdown_timeout(PATIENCE));
 }
