@@ -10,6 +10,7 @@ use crate::stats::{PoolCounts, Stats, WorkerStats};
 use crate::sync::atomic::{AtomicUsize, Ordering};
 use crate::sync::thread::{self, JoinHandle, ThreadId};
 use crate::sync::{Arc, Condvar, Mutex};
+use crate::wait::wait_until;
 use crate::worker;
 
 /// The set of workers, and the pool's open/closed state, under one lock: taken to start,
@@ -200,16 +201,11 @@ impl Crew {
             return false;
         }
         while state.live > 0 {
-            state = match deadline {
-                None => self.exited.wait(state),
-                Some(deadline) => {
-                    let now = Instant::now();
-                    if now >= deadline {
-                        return false;
-                    }
-                    self.exited.wait_timeout(state, deadline - now).0
-                }
-            };
+            let (next, expired) = wait_until(&self.exited, state, deadline);
+            if expired {
+                return false;
+            }
+            state = next;
         }
         let exited = std::mem::take(&mut state.exited);
         drop(state);

@@ -8,6 +8,7 @@ use patterns_core::CancelToken;
 use crate::error::JobError;
 use crate::sync::{Arc, Condvar, Mutex, MutexGuard};
 use crate::task::Outcome;
+use crate::wait::wait_until;
 
 /// Where a job's result meets its handle.
 ///
@@ -172,20 +173,13 @@ impl<R> Slot<R> {
                 (a, b) => a.or(b),
             };
             state.waiting = true;
-            state = match wake {
-                None => self.done.wait(state),
-                Some(wake) => {
-                    let now = Instant::now();
-                    if until.is_some_and(|until| now >= until) {
-                        state.waiting = false;
-                        return None;
-                    }
-                    self.done
-                        .wait_timeout(state, wake.saturating_duration_since(now))
-                        .0
-                }
-            };
+            let (next, passed) = wait_until(&self.done, state, wake);
+            state = next;
             state.waiting = false;
+            // Past the job's deadline instead, the next round fixes it as timed out.
+            if passed && until.is_some_and(|until| Instant::now() >= until) {
+                return None;
+            }
         }
     }
 

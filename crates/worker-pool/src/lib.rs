@@ -118,6 +118,7 @@ mod queue;
 mod scope;
 mod stats;
 mod task;
+mod wait;
 mod worker;
 
 use patterns_core::sync;

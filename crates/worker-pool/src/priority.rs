@@ -6,7 +6,8 @@ use std::time::Instant;
 
 use crate::job::Job;
 use crate::queue::{PopError, PushError};
-use crate::sync::{Condvar, Mutex, MutexGuard};
+use crate::sync::{Condvar, Mutex};
+use crate::wait::wait_until;
 
 /// Jobs keyed by (priority, descending; submission number, ascending): the first key is
 /// the next job to run, and the last priority's first key the job to evict.
@@ -70,7 +71,7 @@ impl PriorityQueue {
                 return Ok(());
             }
             state.pushers += 1;
-            let waited = wait(&self.not_full, state, deadline);
+            let waited = wait_until(&self.not_full, state, deadline);
             state = waited.0;
             state.pushers -= 1;
             if waited.1 {
@@ -91,7 +92,7 @@ impl PriorityQueue {
                 return Err(PopError::Closed);
             }
             state.poppers += 1;
-            let waited = wait(&self.not_empty, state, deadline);
+            let waited = wait_until(&self.not_empty, state, deadline);
             state = waited.0;
             state.poppers -= 1;
             if waited.1 {
@@ -135,26 +136,6 @@ impl PriorityQueue {
     fn made_room(&self, state: &State) {
         if state.pushers > 0 {
             self.not_full.notify_one();
-        }
-    }
-}
-
-/// Waits on `condvar` until notified or `deadline`; the flag is true if the deadline had
-/// passed (in which case it did not wait).
-fn wait<'a>(
-    condvar: &Condvar,
-    state: MutexGuard<'a, State>,
-    deadline: Option<Instant>,
-) -> (MutexGuard<'a, State>, bool) {
-    match deadline {
-        None => (condvar.wait(state), false),
-        Some(deadline) => {
-            let now = Instant::now();
-            if now >= deadline {
-                return (state, true);
-            }
-            let (state, _) = condvar.wait_timeout(state, deadline - now);
-            (state, false)
         }
     }
 }
