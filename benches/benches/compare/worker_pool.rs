@@ -19,7 +19,8 @@
 //!   the submitter wait when full), then the benchmark's thread parks until the last job
 //!   unparks it (see [`Tally`]).
 //! * `ours_scope` — [`WorkerPool::scope`] with [`Scope::execute`](worker_pool::Scope)
-//!   per job; `scope` returns once all ran.
+//!   per job; `scope` returns once all ran. With 4 submitters, the submitters are jobs
+//!   of the scope, as in `rayon_scope` (below).
 //! * `threadpool` — `threadpool::ThreadPool::execute` per job (an unbounded queue), then
 //!   `join()`.
 //! * `rayon_spawn` — `rayon::ThreadPool::spawn` per job from outside the pool (into its
@@ -32,13 +33,13 @@
 //! With 4 submitters, `ours`, `threadpool` and `rayon_spawn` submit from 4 scoped threads
 //! (`std::thread::scope`; our `WorkerPool` and rayon's `ThreadPool` are `Sync`, each
 //! `threadpool` submitter gets a clone), spawned inside the clock (4 thread starts, tens
-//! of µs, against an iteration of tens of ms). `ours_scope` does the same inside
-//! `WorkerPool::scope`, since our `Scope` is `Sync`. Rayon's scope has no outside
-//! submitters, so `rayon_scope` spawns 4 submitter tasks in the scope, each spawning 250k
-//! jobs: with 2 workers at most 2 of them run at once, and each pushes onto the deque of
-//! the worker running it. On a 2-core machine the others' 4 submitters and 2 workers
-//! oversubscribe the cores, so this case measures submitting under contention and
-//! descheduling, not scaling.
+//! of µs, against an iteration of tens of ms). Rayon's scope has no outside submitters,
+//! so `rayon_scope` spawns 4 submitter tasks in the scope, each spawning 250k jobs: with
+//! 2 workers at most 2 of them run at once, and each pushes onto the deque of the worker
+//! running it. `ours_scope` does the same: its 4 submitters are jobs of our scope, whose
+//! submissions go onto their worker's own queue. On a 2-core machine the outside
+//! submitters and 2 workers oversubscribe the cores, so those cases measure submitting
+//! under contention and descheduling, not scaling.
 //!
 //! Every job is the same [`Job`] for every contender: an optional burn, then one relaxed
 //! increment of a shared counter, with a compare to spot the last job. After each
@@ -242,13 +243,25 @@ impl Pool for OursScope {
     }
     fn run_batch(&self, job: Job, jobs: u64, submitters: usize) {
         self.0.scope(|s| {
-            fan_out(jobs, submitters, |n| {
+            let submit = move |n| {
                 for _ in 0..n {
                     if s.execute(move || job.run()).is_err() {
                         panic!("the pool refused a job");
                     }
                 }
-            });
+            };
+            if submitters == 1 {
+                submit(jobs);
+            } else {
+                // As rayon's scope below: the submitters are jobs of the scope, whose
+                // submissions go onto their worker's own queue.
+                for p in 0..submitters {
+                    let n = share(jobs, p, submitters);
+                    if s.execute(move || submit(n)).is_err() {
+                        panic!("the pool refused a job");
+                    }
+                }
+            }
         });
     }
 }

@@ -124,8 +124,12 @@ impl Builder {
         self
     }
 
-    /// How many jobs may wait in the queue (default 4096). What happens to more is the
-    /// [`rejection`](Builder::rejection) policy's business.
+    /// How many jobs may wait in the shared queue (default 4096). What happens to more is
+    /// the [`rejection`](Builder::rejection) policy's business.
+    ///
+    /// Beyond these, each worker holds up to 15 jobs it took from the shared queue in one
+    /// batch and has not started yet, and the jobs that its running job submitted (see
+    /// [`WorkerPool`]'s *Jobs that submit jobs*), which the capacity does not bound.
     pub fn queue_capacity(mut self, capacity: usize) -> Builder {
         self.queue_capacity = capacity;
         self

@@ -7,7 +7,7 @@ use crate::job::Job;
 use crate::pool::Shared;
 use crate::queue::Queue;
 use crate::stats::{PoolCounts, Stats, WorkerStats};
-use crate::sync::atomic::{AtomicUsize, Ordering};
+use crate::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use crate::sync::thread::{self, JoinHandle, ThreadId};
 use crate::sync::{Arc, Condvar, Mutex};
 use crate::wait::wait_until;
@@ -22,6 +22,8 @@ pub(crate) struct Crew {
     exited: Condvar,
     /// `state.live`, readable without the lock (the submit path's "may it grow?").
     live: AtomicUsize,
+    /// `state.closed`, readable without the lock (a push onto a worker's own queue).
+    closed: AtomicBool,
 }
 
 #[derive(Debug)]
@@ -56,6 +58,7 @@ impl Crew {
             }),
             exited: Condvar::new(),
             live: AtomicUsize::new(0),
+            closed: AtomicBool::new(false),
         }
     }
 
@@ -99,15 +102,17 @@ impl Crew {
             .position(Option::is_none)
             .unwrap_or(state.members.len());
         let stats = Arc::new(WorkerStats::new());
+        let queue = shared.locals.register(index);
         let mut builder = thread::Builder::new().name(format!("{}-{index}", shared.config.name));
         if let Some(bytes) = shared.config.stack_size {
             builder = builder.stack_size(bytes);
         }
-        let handle = builder.spawn({
+        let spawned = builder.spawn({
             let shared = shared.clone();
             let stats = stats.clone();
-            move || worker::run(&shared, index, &stats)
-        })?;
+            move || worker::run(&shared, index, &stats, queue)
+        });
+        let handle = spawned.inspect_err(|_| shared.locals.unregister(index))?;
         let member = Member {
             stats,
             thread: handle.thread().id(),
@@ -132,7 +137,7 @@ impl Crew {
 
     /// Retires worker `index` if more than `min` are alive; returns whether it did (the
     /// worker must then exit without calling [`exit`](Crew::exit)).
-    pub(crate) fn try_retire(&self, index: usize, min: usize, counts: &PoolCounts) -> bool {
+    pub(crate) fn try_retire(&self, index: usize, min: usize, shared: &Shared) -> bool {
         let mut state = self.state.lock();
         if state.live <= min {
             return false;
@@ -142,7 +147,7 @@ impl Crew {
         // does not keep every dead thread's stack until it shuts down. This one is joined
         // by the next worker to retire, or by the shutdown.
         let retired = std::mem::take(&mut state.exited);
-        self.exit_locked(index, counts, &mut state);
+        self.exit_locked(index, shared, &mut state);
         drop(state);
         for handle in retired {
             // As in `join`: a worker catches every job's panic.
@@ -152,16 +157,17 @@ impl Crew {
     }
 
     /// Worker `index` is exiting.
-    pub(crate) fn exit(&self, index: usize, counts: &PoolCounts) {
+    pub(crate) fn exit(&self, index: usize, shared: &Shared) {
         let mut state = self.state.lock();
-        self.exit_locked(index, counts, &mut state);
+        self.exit_locked(index, shared, &mut state);
     }
 
-    fn exit_locked(&self, index: usize, counts: &PoolCounts, state: &mut State) {
+    fn exit_locked(&self, index: usize, shared: &Shared, state: &mut State) {
         let member = state.members[index]
             .take()
             .expect("a worker exits once, from its own slot");
-        counts.retire(&member.stats);
+        shared.locals.unregister(index);
+        shared.counts.retire(&member.stats);
         state.exited.push(member.handle);
         state.live -= 1;
         self.live.store(state.live, Ordering::Relaxed);
@@ -175,11 +181,12 @@ impl Crew {
         // that found the queue full just before it closed.
         let mut state = self.state.lock();
         state.closed = true;
+        self.closed.store(true, Ordering::SeqCst);
         queue.close();
     }
 
     pub(crate) fn is_closed(&self) -> bool {
-        self.state.lock().closed
+        self.closed.load(Ordering::SeqCst)
     }
 
     pub(crate) fn live(&self) -> usize {

@@ -8,15 +8,20 @@ use std::time::Instant;
 use crate::error::JobError;
 use crate::task::{Outcome, RunEnv, Task};
 
-/// The bytes of a task stored in the job itself: three words hold a closure that
-/// captures two references or `Arc`s plus its bookkeeping, which is most small jobs.
-/// A larger task is boxed and the box stored here instead.
+/// The bytes of a task stored in the job itself: four words hold a closure that
+/// captures three references or `Arc`s plus its bookkeeping (a scoped job's count, a
+/// handle's slot), which is most small jobs. A larger task is boxed and the box stored
+/// here instead.
 ///
 /// Why not a `Box<dyn Task>` for every job: with one thread submitting and others
 /// running, each job is allocated on one thread and freed on another, which glibc's
 /// allocator serves from its locked arenas rather than the thread caches — 40% of the
 /// time of a tiny job in a profile, more than the queue itself.
-type Storage = MaybeUninit<[usize; 3]>;
+///
+/// Why not more: a job is moved in and out of the queues by value, and a worker's own
+/// queue of a job that submits many may hold hundreds of thousands; at four words plus
+/// the table a job is 40 bytes.
+type Storage = MaybeUninit<[usize; 4]>;
 
 /// Whether a `T` is stored in place.
 const fn fits<T>() -> bool {
@@ -32,6 +37,8 @@ struct VTable {
     abandon: unsafe fn(&mut Storage, JobError),
     /// [`Task::SCOPED`].
     scoped: bool,
+    /// The task is a [`Timed`] around the one submitted.
+    timed: bool,
 }
 
 /// The table for `T`, as a constant, so that `&VTableOf::<T>::TABLE` is `'static`.
@@ -42,7 +49,44 @@ impl<T: Task> VTableOf<T> {
         run: run::<T>,
         abandon: abandon::<T>,
         scoped: T::SCOPED,
+        timed: false,
     };
+}
+
+impl<T: Task> VTableOf<Timed<T>> {
+    const TIMED: VTable = VTable {
+        timed: true,
+        ..VTableOf::<Timed<T>>::TABLE
+    };
+}
+
+/// A task sampled for the stats: its queue wait and run time go to the histograms of the
+/// worker that runs it. A wrapper, so that the jobs not sampled (all but one in
+/// [`sample_timings`](crate::Builder::sample_timings)) carry no timestamp.
+struct Timed<T> {
+    task: T,
+    queued_at: Instant,
+}
+
+impl<T: Task> Task for Timed<T> {
+    fn run(self, env: &RunEnv<'_>) -> Outcome {
+        let started = Instant::now();
+        let outcome = self.task.run(env);
+        if let Some(stats) = env.stats {
+            let ended = Instant::now();
+            stats
+                .timings
+                .lock()
+                .record(started - self.queued_at, ended - started);
+        }
+        outcome
+    }
+
+    fn abandon(self, why: JobError) {
+        self.task.abandon(why);
+    }
+
+    const SCOPED: bool = T::SCOPED;
 }
 
 /// # Safety
@@ -60,6 +104,15 @@ unsafe fn abandon<T: Task>(storage: &mut Storage, why: JobError) {
     // SAFETY: passed on to our caller.
     unsafe { take::<T>(storage) }.abandon(why);
 }
+
+/// The table of a nudge, which holds no task: one `static`, so that its address is
+/// the nudge's mark.
+static NUDGE: VTable = VTable {
+    run: |_, _| Outcome::Completed,
+    abandon: |_, _| {},
+    scoped: false,
+    timed: false,
+};
 
 /// Moves a `T` into fresh storage (in place, or boxed when it does not fit).
 fn store<T>(task: T) -> Storage {
@@ -99,8 +152,6 @@ pub(crate) struct Job {
     /// The table of the stored task's type, or `None` once the task has been taken.
     vtable: Option<&'static VTable>,
     storage: Storage,
-    /// When it was queued, if its queue wait and run time are sampled for the stats.
-    pub(crate) queued_at: Option<Instant>,
 }
 
 impl Job {
@@ -118,11 +169,35 @@ impl Job {
     /// or abandoned, which is what [`Scope`](crate::Scope) does: it waits for a latch
     /// that only the end of the task releases.
     pub(crate) unsafe fn new_scoped<'a, T: Task + 'a>(task: T, sampled: bool) -> Job {
-        Job {
-            vtable: Some(&VTableOf::<T>::TABLE),
-            storage: store(task),
-            queued_at: sampled.then(Instant::now),
+        if sampled {
+            let task = Timed {
+                task,
+                queued_at: Instant::now(),
+            };
+            Job {
+                vtable: Some(&VTableOf::<Timed<T>>::TIMED),
+                storage: store(task),
+            }
+        } else {
+            Job {
+                vtable: Some(&VTableOf::<T>::TABLE),
+                storage: store(task),
+            }
         }
+    }
+
+    /// A job with no task, sent through the shared queue to wake an idle worker (see
+    /// [`local`](crate::local)); never run nor counted.
+    pub(crate) fn nudge() -> Job {
+        Job {
+            vtable: Some(&NUDGE),
+            storage: Storage::uninit(),
+        }
+    }
+
+    pub(crate) fn is_nudge(&self) -> bool {
+        self.vtable
+            .is_some_and(|vtable| core::ptr::eq(vtable, &NUDGE))
     }
 
     /// Runs the job.
@@ -156,12 +231,20 @@ impl Job {
     ///
     /// The job must have been made by [`Job::new`] or [`Job::new_scoped`] from a `T`.
     pub(crate) unsafe fn into_task<T>(mut self) -> T {
-        self.vtable
+        let vtable = self
+            .vtable
             .take()
             .expect("a refused job still holds its task");
-        // SAFETY: the job holds a `T` (the caller's contract), not yet taken (its table
-        // was still there), and clearing the table makes this the only take.
-        unsafe { take::<T>(&mut self.storage) }
+        // SAFETY: the job holds a `T`, or a `Timed<T>` if its table says so (the
+        // caller's contract), not yet taken (its table was still there), and clearing
+        // the table makes this the only take.
+        unsafe {
+            if vtable.timed {
+                take::<Timed<T>>(&mut self.storage).task
+            } else {
+                take::<T>(&mut self.storage)
+            }
+        }
     }
 }
 
@@ -202,44 +285,66 @@ mod tests {
         }
     }
 
-    /// How a probe of `N` words ended after `how` consumed its job.
-    fn ends<const N: usize>(how: impl FnOnce(Job)) -> &'static str {
+    /// How a probe of `N` words ended after `how` consumed its job, `sampled` for the
+    /// stats (wrapped in a `Timed`) or not.
+    fn ends<const N: usize>(sampled: bool, how: impl FnOnce(Job)) -> &'static str {
         let log = Mutex::new("pending");
         let probe = Probe::<N> {
             log: &log,
             _bulk: [0; N],
         };
         // SAFETY: the job is consumed by `how` before `log` goes out of scope.
-        how(unsafe { Job::new_scoped(probe, false) });
+        how(unsafe { Job::new_scoped(probe, sampled) });
         let end = *log.lock().unwrap();
         end
     }
 
     #[test]
     fn small_and_large_tasks_run_abandon_and_drop_exactly_once() {
-        assert!(fits::<Probe<'_, 2>>() && !fits::<Probe<'_, 8>>());
+        assert!(fits::<Probe<'_, 3>>() && !fits::<Probe<'_, 8>>());
         let root = CancelToken::new();
         let env = RunEnv {
             root: &root,
             worker: None,
+            stats: None,
         };
         let run = |job: Job| assert_eq!(job.run(&env), Outcome::Completed);
-        assert_eq!(ends::<2>(run), "ran");
-        assert_eq!(ends::<8>(run), "ran");
-        assert_eq!(
-            ends::<2>(|job| job.abandon(JobError::Discarded)),
-            "abandoned"
-        );
-        assert_eq!(ends::<8>(drop), "abandoned");
-        let taken = ends::<2>(|job| {
-            // SAFETY: the job was made from this probe type.
-            let _probe = unsafe { job.into_task::<Probe<'_, 2>>() };
-        });
-        assert_eq!(taken, "pending");
-        let taken = ends::<8>(|job| {
-            // SAFETY: the job was made from this probe type.
-            let _probe = unsafe { job.into_task::<Probe<'_, 8>>() };
-        });
-        assert_eq!(taken, "pending");
+        for sampled in [false, true] {
+            assert_eq!(ends::<3>(sampled, run), "ran");
+            assert_eq!(ends::<8>(sampled, run), "ran");
+            let discard = |job: Job| job.abandon(JobError::Discarded);
+            assert_eq!(ends::<3>(sampled, discard), "abandoned");
+            assert_eq!(ends::<8>(sampled, drop), "abandoned");
+            let taken = ends::<3>(sampled, |job| {
+                // SAFETY: the job was made from this probe type.
+                let _probe = unsafe { job.into_task::<Probe<'_, 3>>() };
+            });
+            assert_eq!(taken, "pending");
+            let taken = ends::<8>(sampled, |job| {
+                // SAFETY: the job was made from this probe type.
+                let _probe = unsafe { job.into_task::<Probe<'_, 8>>() };
+            });
+            assert_eq!(taken, "pending");
+        }
+    }
+
+    #[test]
+    fn a_nudge_is_marked_and_holds_no_task() {
+        let nudge = Job::nudge();
+        assert!(nudge.is_nudge() && !nudge.is_scoped());
+        let log = Mutex::new("pending");
+        // SAFETY: the job is dropped before `log`.
+        let job = unsafe {
+            Job::new_scoped(
+                Probe::<1> {
+                    log: &log,
+                    _bulk: [0],
+                },
+                false,
+            )
+        };
+        assert!(!job.is_nudge());
+        drop((nudge, job));
+        assert_eq!(*log.lock().unwrap(), "abandoned");
     }
 }

@@ -84,6 +84,10 @@
 //! they are done; [`group`](WorkerPool::group) waits for a set of fallible jobs and
 //! returns the first error, firing the others' token as soon as it happens.
 //!
+//! A job may submit jobs too, and open scopes and groups: those jobs go onto its
+//! worker's own queue, where idle workers steal them, and a job waiting for them runs
+//! them itself if nobody has (see [`WorkerPool`]'s *Jobs that submit jobs*).
+//!
 //! ```
 //! use worker_pool::WorkerPool;
 //!
@@ -100,18 +104,20 @@
 //!
 //! [`shutdown`](WorkerPool::shutdown) (also what dropping the pool does) runs every
 //! queued job and joins the workers. [`shutdown_now`](WorkerPool::shutdown_now) fires
-//! the running jobs' tokens and hands back the queued jobs, unrun, in submission order.
+//! the running jobs' tokens and hands back the queued jobs, unrun.
 //! Either way, every submit afterwards fails with [`SubmitError::ShutDown`], giving the
 //! closure back.
 
 mod builder;
 mod context;
 mod crew;
+mod deque;
 mod error;
 mod group;
 mod handle;
 mod job;
 mod latch;
+mod local;
 mod pool;
 mod priority;
 mod queue;

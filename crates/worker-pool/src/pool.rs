@@ -12,9 +12,10 @@ use crate::error::{BuildError, BuildErrorKind, JobError, SubmitError};
 use crate::group::Group;
 use crate::handle::JobHandle;
 use crate::job::Job;
+use crate::local::{self, Locals};
 use crate::queue::{PushError, Queue};
 use crate::scope::{self, Scope};
-use crate::stats::{PoolCounts, Stats};
+use crate::stats::{PoolCounts, Stats, WorkerStats};
 use crate::sync::Arc;
 use crate::task::{catch, Attached, Detached, Outcome, Plain, RunEnv, Task, WithContext};
 
@@ -26,6 +27,8 @@ pub(crate) struct Shared {
     pub(crate) root: CancelToken,
     pub(crate) counts: PoolCounts,
     pub(crate) crew: Crew,
+    /// The workers' own queues, for the jobs that jobs submit.
+    pub(crate) locals: Locals,
 }
 
 /// How long a submit may wait for room in the queue.
@@ -52,6 +55,15 @@ impl Shared {
         how: Admit,
         grow: impl FnOnce(Job) -> Result<(), Job>,
     ) -> Result<(), PushError> {
+        // A job submitted by a job of this pool goes onto its worker's own queue, which
+        // takes it whatever the policy: a worker must not wait on its own pool's queue.
+        if self.crew.is_closed() {
+            return Err(PushError::Closed(job));
+        }
+        let job = match local::push(self, job) {
+            Ok(()) => return Ok(()),
+            Err(job) => job,
+        };
         let job = match self.queue.try_push(job, priority) {
             Ok(()) => return Ok(()),
             Err(PushError::Full(job)) => job,
@@ -86,9 +98,13 @@ impl Shared {
     /// Makes room by evicting the oldest queued jobs until `job` fits.
     fn push_evicting(&self, mut job: Job, priority: i32) -> Result<(), PushError> {
         loop {
-            if let Some(oldest) = self.queue.evict() {
-                self.counts.discarded();
-                oldest.abandon(JobError::Discarded);
+            match self.queue.evict() {
+                Some(nudge) if nudge.is_nudge() => self.locals.nudged(nudge),
+                Some(oldest) => {
+                    self.counts.discarded();
+                    oldest.abandon(JobError::Discarded);
+                }
+                None => {}
             }
             job = match self.queue.try_push(job, priority) {
                 Err(PushError::Full(job)) => job,
@@ -97,11 +113,13 @@ impl Shared {
         }
     }
 
-    /// Runs `job` on this thread, as worker `worker` (`None`: a caller's thread).
-    pub(crate) fn run(&self, job: Job, worker: Option<usize>) -> Outcome {
+    /// Runs `job` on this thread, as worker `worker` with its stats (`None`: on a
+    /// caller's thread).
+    pub(crate) fn run(&self, job: Job, worker: Option<(usize, &WorkerStats)>) -> Outcome {
         let env = RunEnv {
             root: &self.root,
-            worker,
+            worker: worker.map(|(index, _)| index),
+            stats: worker.map(|(_, stats)| stats),
         };
         // The task catches its closure's panic; this catches what can still unwind out
         // of it — the drop of a result nobody will read, a group's cancel callbacks — so
@@ -109,6 +127,7 @@ impl Shared {
         let outcome = catch(|| job.run(&env)).unwrap_or_else(Outcome::Panicked);
         if let Outcome::Panicked(message) = &outcome {
             if let Some(hook) = &self.config.on_panic {
+                let worker = env.worker;
                 // A panicking hook must not take the worker down; nothing to do with it.
                 let _ = catch(|| hook(JobPanic { message, worker }));
             }
@@ -131,10 +150,24 @@ impl Shared {
 ///   timed out, discarded, shut down); every refused job comes back to the caller.
 /// - A panicking job never takes a worker down; its message reaches its handle and the
 ///   [`on_panic`](Builder::on_panic) hook, and it counts as completed and as panicked.
-/// - Jobs start in submission order (in priority order with
-///   [`priorities`](Builder::priorities)); with several workers they may finish in any.
-///   One exception, Java's rule: in a scaling pool, the job whose submission finds the
-///   queue full and makes the pool grow is the new worker's first.
+/// - Workers take jobs from the shared queue in submission order (in priority order
+///   with [`priorities`](Builder::priorities)); with several workers they may start and
+///   finish in any. A worker takes up to 16 queued jobs at once (one synchronization
+///   for all), runs the first and keeps the rest on its own queue, from which idle
+///   workers steal; with one worker, jobs start in submission order. With priorities a
+///   worker takes one job at a time. Java's rule: in a scaling pool, the job whose
+///   submission finds the queue full and makes the pool grow is the new worker's first.
+///
+/// # Jobs that submit jobs
+///
+/// A job submitted from one of the pool's own workers (by a running job, a scope or a
+/// group opened in one) goes onto that worker's own queue instead of the shared one, as
+/// in rayon and Java's `ForkJoinPool`: the worker runs it after its current job, and idle
+/// workers steal it, woken for it if they sleep. Such a submit never waits and is never
+/// refused as full, whatever the [`Rejection`] policy: a worker waiting for room in its
+/// own pool's queue could wait for ever. A job that waits for a scope, a group or a
+/// handle of its own pool runs the jobs of its worker's own queue meanwhile (rayon's
+/// rule), so that a one-worker pool can wait for jobs it submitted itself.
 /// - Dropping the pool is [`shutdown`](WorkerPool::shutdown): queued jobs still run,
 ///   and every worker thread is joined. No thread outlives the pool, except that a pool
 ///   dropped by one of its own jobs cannot join the thread it is dropped on.
@@ -196,6 +229,7 @@ impl WorkerPool {
                 root: CancelToken::new(),
                 counts: PoolCounts::new(),
                 crew: Crew::new(config.max_workers),
+                locals: Locals::new(!config.priorities),
                 config,
             }),
         };
@@ -342,9 +376,11 @@ impl WorkerPool {
     /// Runs `body` with a [`Scope`] whose jobs may borrow from the caller's stack, and
     /// returns its value once every job of the scope has finished.
     ///
-    /// A job of this pool that opens a scope (or waits on a [`Group`] or a handle)
-    /// blocks its worker without running queued jobs meanwhile: if every worker waits
-    /// so, the pool deadlocks. Wait from outside the pool, or keep a worker free.
+    /// A job of this pool may open a scope: its jobs go onto its worker's own queue, and
+    /// while it waits for them its worker runs them, unless other workers stole them
+    /// first (see [`WorkerPool`]'s *Jobs that submit jobs*). A job that waits for
+    /// anything else — a job in the shared queue, a lock, a channel — blocks its worker,
+    /// and if every worker waits so, the pool deadlocks.
     ///
     /// # Panics
     ///
@@ -400,12 +436,15 @@ impl WorkerPool {
     }
 
     /// Stops taking jobs, fires the token of every running job, and returns the queued
-    /// jobs that never started, in submission order, without waiting for the running
-    /// ones (see [`await_termination`](WorkerPool::await_termination)).
+    /// jobs that never started, without waiting for the running ones (see
+    /// [`await_termination`](WorkerPool::await_termination)). They come in the order the
+    /// workers took them from the shared queue: each worker's own queue (the rest of
+    /// its last batch, then the jobs its jobs submitted), then the shared queue, in
+    /// submission order.
     ///
-    /// The drain races the workers, which take jobs from the same queue: a job a worker
-    /// takes at that moment starts, its token already fired, instead of being handed back
-    /// (possibly a later one than some handed back, as with Java's `shutdownNow`). A
+    /// The drain races the workers: a job a worker takes at that moment starts, its
+    /// token already fired, instead of being handed back (possibly a later one than some
+    /// handed back, as with Java's `shutdownNow`); one job per worker at most. A
     /// running job that ignores its token runs on, and if it returns a value its handle
     /// gets it. The jobs handed back can be [run](PendingJob::run) or dropped;
     /// dropping one resolves its handle as [`JobError::ShutDown`]. Jobs of a
@@ -415,7 +454,7 @@ impl WorkerPool {
         self.shared.crew.close(&self.shared.queue);
         // Drained before the tokens fire: a token's callback may panic, which `cancel`
         // passes on, and the queued jobs must be out of the workers' reach by then.
-        let drained = self.shared.queue.drain();
+        let drained = self.shared.locals.drain(&self.shared.queue);
         self.shared.root.cancel();
         self.shared.counts.handed_back(drained.len());
         drained
@@ -453,9 +492,12 @@ impl WorkerPool {
 
     /// A snapshot of the pool's workers, queue and counters.
     pub fn stats(&self) -> Stats {
-        self.shared
-            .crew
-            .stats(&self.shared.counts, self.shared.queue.len())
+        self.shared.crew.stats(&self.shared.counts, self.queued())
+    }
+
+    /// The jobs in the shared queue and in the workers' own.
+    fn queued(&self) -> usize {
+        self.shared.queue.len() + self.shared.locals.len()
     }
 
     /// A token for one job: a child of the pool's, with the job's deadline.
@@ -575,7 +617,7 @@ impl fmt::Debug for WorkerPool {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("WorkerPool")
             .field("workers", &self.shared.crew.live())
-            .field("queued", &self.shared.queue.len())
+            .field("queued", &self.queued())
             .field("shut_down", &self.is_shut_down())
             .finish()
     }

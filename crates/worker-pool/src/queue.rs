@@ -2,7 +2,9 @@
 
 use std::time::Instant;
 
-use bounded_buffer::{Receiver, RecvTimeoutError, SendTimeoutError, Sender, TrySendError};
+use bounded_buffer::{
+    Receiver, RecvTimeoutError, SendTimeoutError, Sender, TryRecvError, TrySendError,
+};
 
 use crate::job::Job;
 use crate::priority::PriorityQueue;
@@ -93,6 +95,30 @@ impl Queue {
                 })
             }
             (Queue::Priority(queue), deadline) => queue.pop(deadline),
+        }
+    }
+
+    /// Takes the next job if there is one now (`Err(TimedOut)` if not).
+    pub(crate) fn try_pop(&self) -> Result<Job, PopError> {
+        match self {
+            Queue::Fifo { rx, .. } => rx.try_recv().map_err(|error| match error {
+                TryRecvError::Empty => PopError::TimedOut,
+                TryRecvError::Closed => PopError::Closed,
+            }),
+            Queue::Priority(queue) => queue.pop(Some(Instant::now())),
+        }
+    }
+
+    /// Moves up to `max` jobs that are queued now into `out` (one, from a priority
+    /// queue); `Err(TimedOut)` if there are none.
+    pub(crate) fn try_pop_many(&self, out: &mut Vec<Job>, max: usize) -> Result<(), PopError> {
+        match self {
+            Queue::Fifo { rx, .. } => match rx.try_recv_many(out, max) {
+                Ok(_) => Ok(()),
+                Err(TryRecvError::Empty) => Err(PopError::TimedOut),
+                Err(TryRecvError::Closed) => Err(PopError::Closed),
+            },
+            Queue::Priority(_) => self.try_pop().map(|job| out.push(job)),
         }
     }
 

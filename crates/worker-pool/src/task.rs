@@ -10,6 +10,7 @@ use patterns_core::CancelToken;
 use crate::context::JobContext;
 use crate::error::JobError;
 use crate::handle::{JobHandle, Slot};
+use crate::stats::WorkerStats;
 use crate::sync::Arc;
 
 /// What running (or skipping) one job came to, for the pool's counters.
@@ -35,6 +36,8 @@ pub(crate) struct RunEnv<'a> {
     pub(crate) root: &'a CancelToken,
     /// The worker's index; `None` on a caller's thread.
     pub(crate) worker: Option<usize>,
+    /// The worker's stats, where a sampled job's timings go; `None` on a caller's thread.
+    pub(crate) stats: Option<&'a WorkerStats>,
 }
 
 /// One kind of job: a closure plus whatever reports its result. Exactly one of `run` and

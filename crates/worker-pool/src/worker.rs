@@ -3,52 +3,63 @@
 use std::time::Instant;
 
 use crate::job::Job;
+use crate::local::{Local, OwnQueue};
 use crate::pool::Shared;
 use crate::queue::PopError;
 use crate::stats::WorkerStats;
 
-/// Takes jobs from the queue and runs them until the queue is closed and empty, or,
-/// above `min_workers`, until it has been idle for `keep_alive`.
-pub(crate) fn run(shared: &Shared, index: usize, stats: &WorkerStats) {
-    let config = &shared.config;
-    if let Some(job) = shared.crew.take_first(index) {
-        run_one(shared, index, stats, job);
+/// Runs jobs — its own queue's first, then the shared queue's, then other workers' — until
+/// the shared queue is closed and no queue has a job left, or, above `min_workers`,
+/// until it has been idle for `keep_alive`. `queue` is its own, registered by the crew.
+pub(crate) fn run(shared: &Shared, index: usize, stats: &WorkerStats, own: OwnQueue) {
+    let local = Local::new(shared, index, stats, own);
+    let retired = local.enter(|| {
+        if let Some(job) = shared.crew.take_first(index) {
+            local.run(job, false);
+        }
+        work(&local)
+    });
+    if !retired {
+        shared.crew.exit(index, shared);
     }
+}
+
+/// The loop of [`run`]; returns whether the worker retired (rather than ran out of work
+/// in a shutdown).
+fn work(local: &Local<'_>) -> bool {
+    let (shared, config) = (local.shared, &local.shared.config);
     loop {
-        // Only a worker above the minimum waits with a time limit (Java's rule, checked
-        // anew each time): at the minimum, it waits for work however long it takes.
-        let may_retire = config.scales() && shared.crew.live() > config.min_workers;
-        let deadline = may_retire
-            .then(|| Instant::now().checked_add(config.keep_alive))
-            .flatten();
-        match shared.queue.pop(deadline) {
-            Ok(job) => run_one(shared, index, stats, job),
+        let next = match local.next() {
+            Err(PopError::TimedOut) => {
+                // Only a worker above the minimum waits with a time limit (Java's rule,
+                // checked anew each time): at the minimum, it waits however long it takes.
+                let may_retire = config.scales() && shared.crew.live() > config.min_workers;
+                let deadline = may_retire
+                    .then(|| Instant::now().checked_add(config.keep_alive))
+                    .flatten();
+                local.sleep(deadline)
+            }
+            next => next,
+        };
+        match next {
+            Ok(job) => local.run(job, false),
             Err(PopError::TimedOut) => {
                 if shared
                     .crew
-                    .try_retire(index, config.min_workers, &shared.counts)
+                    .try_retire(local.index, config.min_workers, shared)
                 {
-                    return;
+                    return true;
                 }
             }
-            Err(PopError::Closed) => break,
+            Err(PopError::Closed) => return false,
         }
     }
-    shared.crew.exit(index, &shared.counts);
 }
 
-/// Runs one job, counting and (if it is sampled) timing it.
-fn run_one(shared: &Shared, index: usize, stats: &WorkerStats, job: Job) {
+/// Runs one job, counting it; `nested` if it runs inside another job of this worker's,
+/// which is still running when this one ends.
+pub(crate) fn run_one(shared: &Shared, index: usize, stats: &WorkerStats, job: Job, nested: bool) {
     stats.started();
-    let queued_at = job.queued_at;
-    let started = queued_at.map(|_| Instant::now());
-    let outcome = shared.run(job, Some(index));
-    if let (Some(queued_at), Some(started)) = (queued_at, started) {
-        let ended = Instant::now();
-        stats
-            .timings
-            .lock()
-            .record(started - queued_at, ended - started);
-    }
-    stats.ended(&outcome);
+    let outcome = shared.run(job, Some((index, stats)));
+    stats.ended(&outcome, nested);
 }

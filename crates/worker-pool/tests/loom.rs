@@ -15,7 +15,7 @@
 use std::time::Duration;
 
 use patterns_core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use patterns_core::sync::{thread, Arc, Mutex};
+use patterns_core::sync::{thread, Arc, Condvar, Mutex};
 use patterns_core::CancelToken;
 use worker_pool::{Builder, GroupError, JobError, SubmitError, WorkerPool};
 
@@ -30,6 +30,14 @@ fn pool(workers: usize, capacity: usize) -> WorkerPool {
 
 fn builder() -> Builder {
     WorkerPool::builder().sample_timings(1).name("loom")
+}
+
+/// A model explored at `LOOM_MAX_PREEMPTIONS` preemptions, but never more than `cap`:
+/// for the models whose schedules grow too many above it (each says how many).
+fn capped(cap: usize) -> loom::model::Builder {
+    let mut model = loom::model::Builder::new();
+    model.preemption_bound = Some(model.preemption_bound.map_or(cap, |bound| bound.min(cap)));
+    model
 }
 
 /// How many times each job ran, by job id.
@@ -210,9 +218,7 @@ fn shutdown_now_fires_the_token_of_the_job_it_races() {
 /// runs for more than 15 minutes, so it stays at 2 preemptions at most.
 #[test]
 fn scale_down_racing_submit_strands_no_job() {
-    let mut model = loom::model::Builder::new();
-    model.preemption_bound = Some(model.preemption_bound.map_or(2, |bound| bound.min(2)));
-    model.check(|| {
+    capped(2).check(|| {
         let pool = builder()
             .min_workers(1)
             .max_workers(2)
@@ -374,5 +380,109 @@ fn group_failure_skips_the_queued_sibling() {
         assert!(!started, "the sibling ran after the group failed");
         let stats = pool.stats();
         assert_eq!((stats.completed, stats.failed, stats.cancelled), (1, 1, 1));
+    });
+}
+
+/// A job submits a job, which goes onto its worker's own queue, and waits for it without
+/// running it (on a condition variable, not a handle, so its worker cannot help): only
+/// the other worker can run it, and must be woken for it if it went to sleep on the
+/// empty shared queue. A lost wake-up would leave both workers waiting for ever, which
+/// loom reports as a deadlock.
+///
+/// Three threads that each take many locks (the pool's, the scope's, the queues'): at
+/// 2 preemptions this and the next model run for more than 5 minutes each, so they stay
+/// at 1, where a missing fence on either side of the wake-up, a push that does not
+/// announce itself and a thief blind to batches each deadlock the model.
+#[test]
+fn an_idle_worker_steals_the_job_a_busy_one_queued_for_itself() {
+    capped(1).check(|| {
+        let pool = pool(2, 1);
+        let child_ran = (Mutex::new(false), Condvar::new());
+        pool.scope(|s| {
+            let child_ran = &child_ran;
+            s.execute(move || {
+                s.execute(move || {
+                    *child_ran.0.lock() = true;
+                    child_ran.1.notify_all();
+                })
+                .unwrap();
+                let mut ran = child_ran.0.lock();
+                while !*ran {
+                    ran = child_ran.1.wait(ran);
+                }
+            })
+            .unwrap();
+        });
+        pool.shutdown(); // the counts are exact once the workers exited
+        let stats = pool.stats();
+        assert_eq!((stats.completed, stats.queued), (2, 0));
+    });
+}
+
+/// `shutdown_now` races a worker that takes queued jobs in a batch (the first to run,
+/// the rest onto its own queue): every job runs or is handed back, exactly once; and
+/// since `shutdown_now` waits for a batch on its way between the two queues, at most
+/// one job — the one the worker was taking at that moment — starts after the tokens
+/// fired. A job left between the queues would start after it, unsignalled by the drain.
+#[test]
+fn shutdown_now_hands_back_the_rest_of_a_batch_the_worker_took() {
+    loom::model(|| {
+        let pool = pool(1, 3);
+        let late = Arc::new(AtomicUsize::new(0));
+        let handles: Vec<_> = (0..3)
+            .map(|_| {
+                let late = Arc::clone(&late);
+                pool.submit_with(move |cx| {
+                    if cx.is_cancelled() {
+                        late.fetch_add(1, Ordering::SeqCst);
+                    }
+                })
+                .unwrap()
+            })
+            .collect();
+        let pending = pool.shutdown_now();
+        let handed_back = pending.len();
+        drop(pending);
+        pool.shutdown();
+        let stats = pool.stats();
+        assert_eq!(stats.completed + handed_back as u64, 3);
+        assert_eq!(stats.handed_back, handed_back as u64);
+        let late = late.load(Ordering::SeqCst);
+        assert!(
+            late <= 1,
+            "{late} jobs started after shutdown_now fired the tokens"
+        );
+        let resolved = handles.into_iter().filter_map(|h| h.join().err()).count();
+        assert_eq!(resolved, handed_back, "each job handed back reads ShutDown");
+    });
+}
+
+/// A worker takes both queued jobs in one batch and runs the first, which waits until
+/// the second has run: the other worker must steal the second from the first's own
+/// queue, woken for it if it sleeps. A lost wake-up (or a thief that does not look at
+/// own queues filled by batches) deadlocks.
+#[test]
+fn the_rest_of_a_batch_is_stolen_when_its_first_job_waits_for_it() {
+    capped(1).check(|| {
+        let pool = pool(2, 2);
+        let second_ran = Arc::new((Mutex::new(false), Condvar::new()));
+        let first = {
+            let second_ran = Arc::clone(&second_ran);
+            pool.submit(move || {
+                let mut ran = second_ran.0.lock();
+                while !*ran {
+                    ran = second_ran.1.wait(ran);
+                }
+            })
+            .unwrap()
+        };
+        pool.execute(move || {
+            *second_ran.0.lock() = true;
+            second_ran.1.notify_all();
+        })
+        .unwrap();
+        assert_eq!(first.join(), Ok(()));
+        pool.shutdown();
+        assert_eq!(pool.stats().completed, 2);
     });
 }
