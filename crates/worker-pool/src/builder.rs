@@ -127,9 +127,10 @@ impl Builder {
     /// How many jobs may wait in the shared queue (default 4096). What happens to more is
     /// the [`rejection`](Builder::rejection) policy's business.
     ///
-    /// Beyond these, each worker holds up to 15 jobs it took from the shared queue in one
-    /// batch and has not started yet, and the jobs that its running job submitted (see
-    /// [`WorkerPool`]'s *Jobs that submit jobs*), which the capacity does not bound.
+    /// Beyond these, workers hold the jobs they took from the shared queue in one batch
+    /// and have not started yet (at most half the capacity in all), and the jobs that
+    /// their running jobs submitted (see [`WorkerPool`]'s *Jobs that submit jobs*),
+    /// which the capacity does not bound.
     pub fn queue_capacity(mut self, capacity: usize) -> Builder {
         self.queue_capacity = capacity;
         self

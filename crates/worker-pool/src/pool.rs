@@ -60,10 +60,10 @@ impl Shared {
         if self.crew.is_closed() {
             return Err(PushError::Closed(job));
         }
-        let job = match local::push(self, job) {
-            Ok(()) => return Ok(()),
-            Err(job) => job,
-        };
+        if local::is_own(self) {
+            local::push(job);
+            return Ok(());
+        }
         let job = match self.queue.try_push(job, priority) {
             Ok(()) => return Ok(()),
             Err(PushError::Full(job)) => job,
@@ -152,10 +152,12 @@ impl Shared {
 ///   [`on_panic`](Builder::on_panic) hook, and it counts as completed and as panicked.
 /// - Workers take jobs from the shared queue in submission order (in priority order
 ///   with [`priorities`](Builder::priorities)); with several workers they may start and
-///   finish in any. A worker takes up to 16 queued jobs at once (one synchronization
-///   for all), runs the first and keeps the rest on its own queue, from which idle
-///   workers steal; with one worker, jobs start in submission order. With priorities a
-///   worker takes one job at a time. Java's rule: in a scaling pool, the job whose
+///   finish in any. A worker takes up to 64 queued jobs at once (one synchronization
+///   for all; never more than the queue's capacity over twice the most workers), runs
+///   the first and keeps the rest on its own queue, from which idle workers steal; so
+///   a job may start before older ones that wait in another worker's queue. With one
+///   worker, jobs start in submission order. With priorities a worker takes one job at
+///   a time. Java's rule: in a scaling pool, the job whose
 ///   submission finds the queue full and makes the pool grow is the new worker's first.
 ///
 /// # Jobs that submit jobs
@@ -229,7 +231,11 @@ impl WorkerPool {
                 root: CancelToken::new(),
                 counts: PoolCounts::new(),
                 crew: Crew::new(config.max_workers),
-                locals: Locals::new(!config.priorities),
+                locals: Locals::new(
+                    !config.priorities,
+                    config.queue_capacity,
+                    config.max_workers,
+                ),
                 config,
             }),
         };

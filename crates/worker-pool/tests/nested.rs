@@ -100,7 +100,7 @@ fn an_idle_worker_steals_the_job_a_busy_one_queued_for_itself() {
 
 #[test]
 fn idle_workers_steal_the_rest_of_a_batch_whose_first_job_blocks() {
-    // A worker takes up to 16 queued jobs at once and runs the first; if that one blocks,
+    // A worker takes up to 64 queued jobs at once and runs the first; if that one blocks,
     // the rest must not wait behind it: the other worker steals them.
     let pool = WorkerPool::new(2).unwrap();
     let gate = CancelToken::new();
