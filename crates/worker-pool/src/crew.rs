@@ -7,7 +7,7 @@ use crate::job::Job;
 use crate::pool::Shared;
 use crate::queue::Queue;
 use crate::stats::{PoolCounts, Stats, WorkerStats};
-use crate::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use crate::sync::atomic::{fence, AtomicBool, AtomicUsize, Ordering};
 use crate::sync::thread::{self, JoinHandle, ThreadId};
 use crate::sync::{Arc, Condvar, Mutex};
 use crate::wait::wait_until;
@@ -182,6 +182,10 @@ impl Crew {
         let mut state = self.state.lock();
         state.closed = true;
         self.closed.store(true, Ordering::SeqCst);
+        // Orders the store before the close of the queue, which exiting workers see, and
+        // before `shutdown_now`'s look at the workers' queues: the other side of
+        // `local`'s closing protocol.
+        fence(Ordering::SeqCst);
         queue.close();
     }
 

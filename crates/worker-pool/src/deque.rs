@@ -65,14 +65,16 @@ mod twin {
                 .map_or(Steal::Empty, Steal::Success)
         }
 
-        /// Takes the oldest value, and moves up to half of the rest to `dest`.
+        /// Takes the oldest value, and moves the next `(len - 1) / 2` (at most 31) to
+        /// `dest`: crossbeam's rounding, so that a thief of a two-job queue leaves one
+        /// behind here as it does there.
         pub(crate) fn steal_batch_and_pop(&self, dest: &Worker<T>) -> Steal<T> {
             let mut source = self.0.lock();
             let Some(first) = source.pop_front() else {
                 return Steal::Empty;
             };
             let batch: Vec<T> = {
-                let take = source.len().div_ceil(2);
+                let take = (source.len() / 2).min(31);
                 source.drain(..take).collect()
             };
             drop(source);

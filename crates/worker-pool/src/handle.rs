@@ -6,7 +6,6 @@ use std::time::Instant;
 use patterns_core::CancelToken;
 
 use crate::error::JobError;
-use crate::local;
 use crate::sync::{Arc, Condvar, Mutex, MutexGuard};
 use crate::task::Outcome;
 use crate::wait::wait_until;
@@ -257,7 +256,6 @@ impl<R> JobHandle<R> {
     /// has one and has not returned by then; [`JobError::ShutDown`] if the pool shut
     /// down before running it; [`JobError::Discarded`] if a newer job evicted it.
     pub fn join(self) -> Result<R, JobError> {
-        local::help_until(|| self.slot.is_finished());
         self.slot
             .take(None)
             .expect("an untimed wait ends with the result")

@@ -122,7 +122,7 @@ fn store<T>(task: T) -> Storage {
         // SAFETY: `fits` checked that a `T` fits the storage's size and alignment.
         unsafe { place.cast::<T>().write(task) };
     } else {
-        // SAFETY: a pointer fits three words, at their alignment.
+        // SAFETY: a pointer fits four words, at their alignment.
         unsafe { place.cast::<*mut T>().write(Box::into_raw(Box::new(task))) };
     }
     storage

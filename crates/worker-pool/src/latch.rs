@@ -3,7 +3,6 @@
 
 use core::ops::Deref;
 
-use crate::local;
 use crate::sync::atomic::{fence, AtomicUsize, Ordering};
 use crate::sync::{Condvar, Mutex};
 
@@ -41,7 +40,6 @@ impl Latch {
     /// The owner stops adding jobs and blocks until every job has ended.
     pub(crate) fn wait(&self) {
         self.count_down();
-        local::help_until(|| self.pending.load(Ordering::Acquire) == 0);
         let mut done = self.done.lock();
         while !*done {
             done = self.all_done.wait(done);

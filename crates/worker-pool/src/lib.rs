@@ -85,8 +85,8 @@
 //! returns the first error, firing the others' token as soon as it happens.
 //!
 //! A job may submit jobs too, and open scopes and groups: those jobs go onto its
-//! worker's own queue, where idle workers steal them, and a job waiting for them runs
-//! them itself if nobody has (see [`WorkerPool`]'s *Jobs that submit jobs*).
+//! worker's own queue, where idle workers steal them (see [`WorkerPool`]'s *Jobs that
+//! submit jobs*, and what a job that waits for them needs).
 //!
 //! ```
 //! use worker_pool::WorkerPool;

@@ -1,10 +1,13 @@
-//! Each worker's own queue, for the jobs that its running job submits (rayon's rule, and
-//! Java's `ForkJoinPool`'s), from which idle workers steal.
+//! Each worker's own queue: for the jobs its running job submits (rayon's rule, and Java's
+//! `ForkJoinPool`'s), and for the rest of the batch it took from the shared queue. Idle
+//! workers steal from it.
 //!
 //! Why: a job that submits jobs — a scope's submitter, a divide-and-conquer step — would
 //! otherwise write the shared queue's tail once per job, against every other submitter,
 //! and could block its own worker on a full queue (with every worker blocked so, the pool
-//! would deadlock). A push onto its own queue writes no shared line, and never waits.
+//! would deadlock). A push onto its own queue writes no shared line, and never waits. And
+//! a worker that takes a batch from the shared queue pays one compare-and-swap on its
+//! head line for many jobs.
 //!
 //! ## Waking idle workers
 //!
@@ -13,12 +16,23 @@
 //! worker's queue once more, then sleeps; a push first pushes, then reads `sleepers`. With
 //! a `SeqCst` fence between the two steps on each side (Dekker's pattern), one of them
 //! sees the other: the idle worker finds the job, or the pusher finds a sleeper and sends
-//! it a nudge — an empty job — through the shared queue, which wakes it to steal. One nudge
-//! is in flight at a time (`nudging`); a worker that steals a batch and leaves jobs in its
-//! own queue nudges the next sleeper the same way, so wake-ups spread as the work does.
+//! it a nudge — an empty job — through the shared queue, which wakes it to steal. One
+//! nudge is in flight at a time (`nudging`). A worker that steals, or that takes a nudge
+//! it does not act on, passes the word on the same way, so wake-ups spread as the work
+//! does: a thief takes at most half a queue, and the rest may need another.
+//!
+//! ## Closing
+//!
+//! Once the pool is closed no job enters an own queue: a push, and a batch taken from the
+//! shared queue, first flag the worker as `moving`, then (after a fence) look whether the
+//! pool is closed, and refuse or take a single job if it is. Whoever must see every queued
+//! job after the close — `shutdown_now`'s drain, a worker's last look before it exits —
+//! closes (or sees the close) first, then waits for each worker's flag to clear before it
+//! looks at its queue (Dekker's pattern again). So a job is refused, or seen.
 
 use core::cell::Cell;
 use core::ptr;
+use std::time::Instant;
 
 use crossbeam_utils::CachePadded;
 use patterns_core::Backoff;
@@ -29,22 +43,20 @@ use crate::pool::Shared;
 use crate::queue::{PopError, Queue};
 use crate::stats::WorkerStats;
 use crate::sync::atomic::{fence, AtomicBool, AtomicUsize, Ordering};
-use crate::sync::{Arc, Mutex};
+use crate::sync::{Arc, Mutex, MutexGuard};
 use crate::worker;
 
-/// The most jobs a worker takes from the shared queue at once: one compare-and-swap on
-/// the queue's head line for all, instead of one each, while the rest wait in its own
-/// queue, where idle workers steal them. 16 took 15% more time per tiny job than 64 with
-/// four submitters; 256 only 5% less, and a worker holding more jobs back is more jobs
-/// started out of order.
+/// The most jobs a worker takes from the shared queue at once. 16 took 15% more time per
+/// tiny job than 64 with four submitters; 256 only 5% less, and a worker that holds more
+/// jobs back starts more of them out of order.
 const MAX_BATCH: usize = 64;
 
 /// The pool's side of one worker's own queue.
 #[derive(Debug)]
 struct Entry {
     stealer: Stealer<Job>,
-    /// Set while the worker moves a batch from the shared queue to its own: jobs that
-    /// are in neither queue, which `shutdown_now` must wait for to hand them back.
+    /// Set while the worker pushes onto its queue (a job's submission, or the rest of a
+    /// batch): see the module's *Closing*.
     moving: Arc<AtomicBool>,
 }
 
@@ -65,9 +77,9 @@ pub(crate) struct Locals {
     /// taken but not started never outnumber half the capacity.
     batch: usize,
     /// Each live worker's queue, by worker index.
-    stealers: Mutex<Vec<Option<Entry>>>,
+    entries: Mutex<Vec<Option<Entry>>>,
     /// Set by the first push onto a worker's own queue: until then no idle worker need
-    /// look for jobs to steal (nor take the lock of `stealers`).
+    /// look for jobs to steal (nor take the lock of `entries`).
     used: AtomicBool,
     /// Workers that are idle: about to sleep on the shared queue, or asleep on it.
     sleepers: CachePadded<AtomicUsize>,
@@ -80,26 +92,26 @@ impl Locals {
         Locals {
             enabled,
             batch: (capacity / max_workers.saturating_mul(2)).clamp(1, MAX_BATCH),
-            stealers: Mutex::new(Vec::new()),
+            entries: Mutex::new(Vec::new()),
             used: AtomicBool::new(false),
             sleepers: CachePadded::new(AtomicUsize::new(0)),
             nudging: AtomicBool::new(false),
         }
     }
 
-    /// A queue for a new worker `index`, its stealer registered. Called under the
-    /// crew's lock, as is [`unregister`](Locals::unregister), so that an index is
-    /// reused only once its previous worker is gone.
+    /// A queue for a new worker `index`, registered. Called under the crew's lock, as is
+    /// [`unregister`](Locals::unregister), so that an index is reused only once its
+    /// previous worker is gone.
     pub(crate) fn register(&self, index: usize) -> OwnQueue {
         let own = OwnQueue {
             queue: Worker::new_fifo(),
             moving: Arc::new(AtomicBool::new(false)),
         };
-        let mut stealers = self.stealers.lock();
-        if stealers.len() <= index {
-            stealers.resize_with(index + 1, || None);
+        let mut entries = self.entries.lock();
+        if entries.len() <= index {
+            entries.resize_with(index + 1, || None);
         }
-        stealers[index] = Some(Entry {
+        entries[index] = Some(Entry {
             stealer: own.queue.stealer(),
             moving: Arc::clone(&own.moving),
         });
@@ -108,53 +120,73 @@ impl Locals {
 
     /// Worker `index` exits; its queue is empty (it exits only when idle).
     pub(crate) fn unregister(&self, index: usize) {
-        self.stealers.lock()[index] = None;
+        self.entries.lock()[index] = None;
     }
 
     /// The jobs in the workers' own queues.
     pub(crate) fn len(&self) -> usize {
-        let stealers = self.stealers.lock();
-        stealers
+        let entries = self.entries.lock();
+        entries
             .iter()
             .flatten()
             .map(|entry| entry.stealer.len())
             .sum()
     }
 
+    /// The entries, once every push under way when the pool closed has ended: from then
+    /// on they hold every job that will ever be in an own queue. The caller closed the
+    /// pool, or saw it closed.
+    fn settled(&self) -> MutexGuard<'_, Vec<Option<Entry>>> {
+        // Between the close (or the sight of it) and the looks at `moving`.
+        fence(Ordering::SeqCst);
+        let entries = self.entries.lock();
+        for entry in entries.iter().flatten() {
+            let backoff = Backoff::new();
+            while entry.moving.load(Ordering::Acquire) {
+                backoff.snooze();
+            }
+        }
+        entries
+    }
+
     /// Takes every job that has not started from the workers' own queues and then from
     /// the shared queue: what `shutdown_now` hands back, in the order they were taken
     /// from the shared queue (each worker's own, then the shared queue's). The pool is
-    /// closed: no worker starts a batch any more, and those moving one are waited for
-    /// (a few pushes, nothing that blocks), so no job is between two queues.
+    /// closed.
     pub(crate) fn drain(&self, shared: &Queue) -> Vec<Job> {
-        // Between the close and the looks at `moving` (see `Local::take_batch`).
-        fence(Ordering::SeqCst);
-        let stealers = self.stealers.lock();
         let mut jobs = Vec::new();
-        for entry in stealers.iter().flatten() {
-            let backoff = Backoff::new();
-            while entry.moving.load(Ordering::SeqCst) {
-                backoff.snooze();
-            }
-            loop {
-                match entry.stealer.steal() {
-                    Steal::Success(job) => jobs.push(job),
-                    Steal::Empty => break,
-                    Steal::Retry => {}
-                }
+        for entry in self.settled().iter().flatten() {
+            while let Some(job) = steal_one(&entry.stealer) {
+                jobs.push(job);
             }
         }
-        drop(stealers);
         jobs.extend(shared.drain().into_iter().filter(|job| !job.is_nudge()));
         jobs
     }
 
     /// A worker took `nudge` from the shared queue: the next push may send another.
     /// The fence orders this before the caller's look at the queues (see the module).
-    pub(crate) fn nudged(&self, nudge: Job) {
+    fn nudged(&self, nudge: Job) {
         debug_assert!(nudge.is_nudge());
         self.nudging.store(false, Ordering::SeqCst);
         fence(Ordering::SeqCst);
+    }
+
+    /// A job evicted from the shared queue under `DropOldest` was a nudge: its sleeper
+    /// is told another way (a nudge sent now, if it still sleeps and work waits).
+    pub(crate) fn evicted(&self, nudge: Job) {
+        self.nudged(nudge);
+    }
+}
+
+/// Takes the oldest job of a queue that is not the caller's own.
+fn steal_one(stealer: &Stealer<Job>) -> Option<Job> {
+    loop {
+        match stealer.steal() {
+            Steal::Success(job) => return Some(job),
+            Steal::Empty => return None,
+            Steal::Retry => {}
+        }
     }
 }
 
@@ -197,37 +229,21 @@ fn with_current<R>(f: impl FnOnce(Option<&Local<'_>>) -> R) -> R {
 }
 
 /// Whether the current thread is a worker of the pool `shared`, and that pool keeps
-/// own queues: where [`push`] may go. Asked apart from the push so that a job submitted
+/// own queues: where [`push`] goes. Asked apart from the push so that a job submitted
 /// from elsewhere (most are) is not moved in and out of a call for nothing.
 pub(crate) fn is_own(shared: &Shared) -> bool {
     shared.locals.enabled
         && with_current(|local| local.is_some_and(|local| ptr::eq(local.shared, shared)))
 }
 
-/// Queues `job` on the current thread's own queue; only where [`is_own`] said so.
-pub(crate) fn push(job: Job) {
+/// Queues `job` on the current thread's own queue; only where [`is_own`] said so. Gives
+/// it back if the pool is closed.
+pub(crate) fn push(job: Job) -> Result<(), Job> {
     with_current(|local| {
         local
             .expect("`push` is called on a worker, where `is_own` was true")
-            .push(job);
-    });
-}
-
-/// On a worker, runs the jobs of its own queue until `done` is true or the queue is
-/// empty: a worker that waits for jobs it submitted itself runs them (rayon's rule),
-/// rather than wait for another worker to steal them — with every worker waiting so,
-/// none would. Elsewhere, does nothing.
-pub(crate) fn help_until(mut done: impl FnMut() -> bool) {
-    with_current(|local| {
-        if let Some(local) = local {
-            while !done() {
-                match local.queue.pop() {
-                    Some(job) => local.run(job, true),
-                    None => break,
-                }
-            }
-        }
-    });
+            .push(job)
+    })
 }
 
 impl<'a> Local<'a> {
@@ -254,14 +270,36 @@ impl<'a> Local<'a> {
         f()
     }
 
-    /// Runs `job` here; `nested` if it runs inside another job of this worker's.
-    pub(crate) fn run(&self, job: Job, nested: bool) {
-        worker::run_one(self.shared, self.index, self.stats, job, nested);
+    /// Runs `job` here.
+    pub(crate) fn run(&self, job: Job) {
+        worker::run_one(self.shared, self.index, self.stats, job);
     }
 
-    fn push(&self, job: Job) {
+    /// Flags this worker as moving jobs onto its queue, unless the pool is closed (see
+    /// the module's *Closing*); `end_move` clears the flag.
+    fn start_move(&self) -> bool {
+        self.moving.store(true, Ordering::Relaxed);
+        fence(Ordering::SeqCst);
+        if self.shared.crew.is_closed() {
+            self.moving.store(false, Ordering::Relaxed);
+            return false;
+        }
+        true
+    }
+
+    /// The pushes are done: whoever waits on the flag sees them.
+    fn end_move(&self) {
+        self.moving.store(false, Ordering::Release);
+    }
+
+    fn push(&self, job: Job) -> Result<(), Job> {
+        if !self.start_move() {
+            return Err(job);
+        }
         self.push_own(job);
+        self.end_move();
         self.announce();
+        Ok(())
     }
 
     /// Queues `job` on this worker's own queue; the caller announces it.
@@ -274,8 +312,8 @@ impl<'a> Local<'a> {
         self.queue.push(job);
     }
 
-    /// After jobs landed in this worker's queue: nudges a sleeping worker, if there is
-    /// one and no nudge is on its way yet.
+    /// After jobs landed in an own queue, or a nudge was taken and not acted on: nudges
+    /// a sleeping worker, if there is one and no nudge is on its way yet.
     fn announce(&self) {
         let locals = &self.shared.locals;
         fence(Ordering::SeqCst);
@@ -286,7 +324,7 @@ impl<'a> Local<'a> {
         }
         if self.shared.queue.try_push(Job::nudge(), 0).is_err() {
             // Full: the sleepers have jobs to wake for, and look here next. Closed: the
-            // workers look at every queue before they exit.
+            // workers take a last look at every queue before they exit.
             locals.nudging.store(false, Ordering::SeqCst);
         }
     }
@@ -307,15 +345,9 @@ impl<'a> Local<'a> {
     }
 
     /// Takes a batch of jobs from the shared queue (see [`Locals::batch`]): returns the
-    /// first, and queues the rest on its own queue.
+    /// first, and queues the rest on its own queue. Once the pool is closed, one job.
     fn take_batch(&self) -> Result<Job, PopError> {
-        // Dekker's pattern again, with `shutdown_now`, which closes the crew and then
-        // waits for `moving` to clear: either it sees this batch moving, or this sees
-        // the crew closed and takes a single job (the one race `shutdown_now` allows).
-        self.moving.store(true, Ordering::SeqCst);
-        fence(Ordering::SeqCst);
-        if self.shared.crew.is_closed() {
-            self.moving.store(false, Ordering::SeqCst);
+        if !self.start_move() {
             return self.take_one();
         }
         let mut batch = self.batch.take();
@@ -323,10 +355,11 @@ impl<'a> Local<'a> {
             .shared
             .queue
             .try_pop_many(&mut batch, self.shared.locals.batch);
-        let mut first = None;
+        let (mut first, mut nudged) = (None, false);
         for job in batch.drain(..) {
             if job.is_nudge() {
                 self.shared.locals.nudged(job);
+                nudged = true;
             } else if first.is_none() {
                 first = Some(job);
             } else {
@@ -334,33 +367,40 @@ impl<'a> Local<'a> {
             }
         }
         self.batch.set(batch);
-        self.moving.store(false, Ordering::Release);
-        match first {
-            Some(job) => {
-                if !self.queue.is_empty() {
-                    self.announce();
-                }
-                Ok(job)
-            }
-            // Nothing, or only a nudge: whatever that was for is in another worker's
-            // queue, where the caller looks next.
-            None => taken.and(Err(PopError::TimedOut)),
+        self.end_move();
+        if nudged || !self.queue.is_empty() {
+            self.announce();
         }
+        // Nothing, or only a nudge: whatever that was for is in another worker's queue,
+        // where the caller looks next.
+        first
+            .ok_or(PopError::TimedOut)
+            .or_else(|none| taken.and(Err(none)))
     }
 
     /// Takes one job from the shared queue.
     fn take_one(&self) -> Result<Job, PopError> {
-        loop {
+        let mut nudged = false;
+        let taken = loop {
             match self.shared.queue.try_pop() {
-                Ok(job) if job.is_nudge() => self.shared.locals.nudged(job),
-                taken => return taken,
+                Ok(job) if job.is_nudge() => {
+                    self.shared.locals.nudged(job);
+                    nudged = true;
+                }
+                taken => break taken,
             }
+        };
+        if nudged && taken.is_ok() {
+            // The nudge was for work in some queue, which this worker is not going to
+            // look for now: pass it on.
+            self.announce();
         }
+        taken
     }
 
     /// Waits for a job on the shared queue until `deadline` (forever if `None`),
     /// counted among the sleepers: see the module's documentation.
-    pub(crate) fn sleep(&self, deadline: Option<std::time::Instant>) -> Result<Job, PopError> {
+    pub(crate) fn sleep(&self, deadline: Option<Instant>) -> Result<Job, PopError> {
         let locals = &self.shared.locals;
         locals.sleepers.fetch_add(1, Ordering::SeqCst);
         fence(Ordering::SeqCst);
@@ -383,28 +423,37 @@ impl<'a> Local<'a> {
         if !locals.used.load(Ordering::Relaxed) {
             return None;
         }
-        let stealers = locals.stealers.lock();
-        let count = stealers.len();
+        let found = self.steal_from(&locals.entries.lock());
+        if found.is_some() {
+            // Half the victim's queue may still wait there, or in this one.
+            self.announce();
+        }
+        found
+    }
+
+    fn steal_from(&self, entries: &[Option<Entry>]) -> Option<Job> {
+        let count = entries.len();
         // Starting after this worker's index spreads the thieves over the victims.
         let victims = (1..count).map(|offset| (self.index + offset) % count);
         for victim in victims {
-            let Some(Entry { stealer, .. }) = &stealers[victim] else {
+            let Some(entry) = &entries[victim] else {
                 continue;
             };
             loop {
-                match stealer.steal_batch_and_pop(&self.queue) {
-                    Steal::Success(job) => {
-                        drop(stealers);
-                        if !self.queue.is_empty() {
-                            self.announce();
-                        }
-                        return Some(job);
-                    }
+                match entry.stealer.steal_batch_and_pop(&self.queue) {
+                    Steal::Success(job) => return Some(job),
                     Steal::Empty => break,
                     Steal::Retry => {}
                 }
             }
         }
         None
+    }
+
+    /// The shared queue is closed and empty: a last look at the other workers' queues,
+    /// once the pushes under way are done, before this worker exits. A worker whose job
+    /// waits for a job on its own queue may never get to it.
+    pub(crate) fn last_look(&self) -> Option<Job> {
+        self.steal_from(&self.shared.locals.settled())
     }
 }

@@ -61,8 +61,7 @@ impl Shared {
             return Err(PushError::Closed(job));
         }
         if local::is_own(self) {
-            local::push(job);
-            return Ok(());
+            return local::push(job).map_err(PushError::Closed);
         }
         let job = match self.queue.try_push(job, priority) {
             Ok(()) => return Ok(()),
@@ -99,7 +98,7 @@ impl Shared {
     fn push_evicting(&self, mut job: Job, priority: i32) -> Result<(), PushError> {
         loop {
             match self.queue.evict() {
-                Some(nudge) if nudge.is_nudge() => self.locals.nudged(nudge),
+                Some(nudge) if nudge.is_nudge() => self.locals.evicted(nudge),
                 Some(oldest) => {
                     self.counts.discarded();
                     oldest.abandon(JobError::Discarded);
@@ -156,23 +155,30 @@ impl Shared {
 ///   for all; never more than the queue's capacity over twice the most workers), runs
 ///   the first and keeps the rest on its own queue, from which idle workers steal; so
 ///   a job may start before older ones that wait in another worker's queue. With one
-///   worker, jobs start in submission order. With priorities a worker takes one job at
-///   a time. Java's rule: in a scaling pool, the job whose
-///   submission finds the queue full and makes the pool grow is the new worker's first.
-///
-/// # Jobs that submit jobs
-///
-/// A job submitted from one of the pool's own workers (by a running job, a scope or a
-/// group opened in one) goes onto that worker's own queue instead of the shared one, as
-/// in rayon and Java's `ForkJoinPool`: the worker runs it after its current job, and idle
-/// workers steal it, woken for it if they sleep. Such a submit never waits and is never
-/// refused as full, whatever the [`Rejection`] policy: a worker waiting for room in its
-/// own pool's queue could wait for ever. A job that waits for a scope, a group or a
-/// handle of its own pool runs the jobs of its worker's own queue meanwhile (rayon's
-/// rule), so that a one-worker pool can wait for jobs it submitted itself.
+///   worker, jobs submitted from outside the pool start in submission order. With
+///   priorities a worker takes one job at a time. Java's rule: in a scaling pool, the
+///   job whose submission finds the queue full and makes the pool grow is the new
+///   worker's first.
 /// - Dropping the pool is [`shutdown`](WorkerPool::shutdown): queued jobs still run,
 ///   and every worker thread is joined. No thread outlives the pool, except that a pool
 ///   dropped by one of its own jobs cannot join the thread it is dropped on.
+///
+/// # Jobs that submit jobs
+///
+/// A job submitted from one of the pool's own workers (by a running job, or a scope or a
+/// group opened in one) goes onto that worker's own queue instead of the shared one, as
+/// in rayon and Java's `ForkJoinPool`: the worker runs it after its current job, before
+/// it looks at the shared queue again, and idle workers steal it, woken for it if they
+/// sleep. Such a submit never waits and is never refused as full, whatever the
+/// [`Rejection`] policy: a worker waiting for room in its own pool's queue could wait
+/// for ever. (Not with [`priorities`](Builder::priorities), whose order is the shared
+/// queue's: there a job's submissions queue like any other.)
+///
+/// A worker does not run other jobs while its job waits — for a scope, a group, a
+/// handle, a lock: the jobs that the waiting job submitted need another worker, which
+/// steals them. So a job must not wait for its own pool's jobs in a one-worker pool, nor
+/// in a pool all of whose workers may wait so at once; and a chain of jobs each
+/// submitting the next keeps its worker from the shared queue until it ends.
 ///
 /// # Examples
 ///
@@ -383,10 +389,9 @@ impl WorkerPool {
     /// returns its value once every job of the scope has finished.
     ///
     /// A job of this pool may open a scope: its jobs go onto its worker's own queue, and
-    /// while it waits for them its worker runs them, unless other workers stole them
-    /// first (see [`WorkerPool`]'s *Jobs that submit jobs*). A job that waits for
-    /// anything else — a job in the shared queue, a lock, a channel — blocks its worker,
-    /// and if every worker waits so, the pool deadlocks.
+    /// other workers steal them while it waits (see [`WorkerPool`]'s *Jobs that submit
+    /// jobs*). The waiting job blocks its worker: if every worker waits so, the pool
+    /// deadlocks.
     ///
     /// # Panics
     ///
@@ -448,9 +453,11 @@ impl WorkerPool {
     /// its last batch, then the jobs its jobs submitted), then the shared queue, in
     /// submission order.
     ///
-    /// The drain races the workers: a job a worker takes at that moment starts, its
-    /// token already fired, instead of being handed back (possibly a later one than some
-    /// handed back, as with Java's `shutdownNow`); one job per worker at most. A
+    /// The drain races the workers, which go on taking jobs from their own queues (and
+    /// one at a time from the shared queue) while it runs: those start instead of being
+    /// handed back (possibly later ones than some handed back, as with Java's
+    /// `shutdownNow`), and a job a worker takes as the drain ends may start with its
+    /// token already fired — one per worker at most. A
     /// running job that ignores its token runs on, and if it returns a value its handle
     /// gets it. The jobs handed back can be [run](PendingJob::run) or dropped;
     /// dropping one resolves its handle as [`JobError::ShutDown`]. Jobs of a

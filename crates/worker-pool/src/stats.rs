@@ -164,15 +164,14 @@ impl WorkerStats {
         bump(&self.counts.taken);
     }
 
-    /// The job ended as `outcome`; if it was `nested` in another (run while that one
-    /// waited), the worker is still busy with the outer one.
-    pub(crate) fn ended(&self, outcome: &Outcome, nested: bool) {
+    /// The job ended as `outcome`.
+    pub(crate) fn ended(&self, outcome: &Outcome) {
         let (first, second) = self.counts.cells(outcome);
         bump(first);
         if let Some(second) = second {
             bump(second);
         }
-        self.busy.store(nested, Ordering::Relaxed);
+        self.busy.store(false, Ordering::Relaxed);
     }
 }
 

@@ -15,7 +15,7 @@ pub(crate) fn run(shared: &Shared, index: usize, stats: &WorkerStats, own: OwnQu
     let local = Local::new(shared, index, stats, own);
     let retired = local.enter(|| {
         if let Some(job) = shared.crew.take_first(index) {
-            local.run(job, false);
+            local.run(job);
         }
         work(&local)
     });
@@ -42,7 +42,7 @@ fn work(local: &Local<'_>) -> bool {
             next => next,
         };
         match next {
-            Ok(job) => local.run(job, false),
+            Ok(job) => local.run(job),
             Err(PopError::TimedOut) => {
                 if shared
                     .crew
@@ -51,15 +51,17 @@ fn work(local: &Local<'_>) -> bool {
                     return true;
                 }
             }
-            Err(PopError::Closed) => return false,
+            Err(PopError::Closed) => match local.last_look() {
+                Some(job) => local.run(job),
+                None => return false,
+            },
         }
     }
 }
 
-/// Runs one job, counting it; `nested` if it runs inside another job of this worker's,
-/// which is still running when this one ends.
-pub(crate) fn run_one(shared: &Shared, index: usize, stats: &WorkerStats, job: Job, nested: bool) {
+/// Runs one job, counting it.
+pub(crate) fn run_one(shared: &Shared, index: usize, stats: &WorkerStats, job: Job) {
     stats.started();
     let outcome = shared.run(job, Some((index, stats)));
-    stats.ended(&outcome, nested);
+    stats.ended(&outcome);
 }

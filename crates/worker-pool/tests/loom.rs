@@ -486,3 +486,49 @@ fn the_rest_of_a_batch_is_stolen_when_its_first_job_waits_for_it() {
         assert_eq!(pool.stats().completed, 2);
     });
 }
+
+/// A graceful `shutdown` races a job that submits a child onto its own queue and waits
+/// for it (without a handle, so only the other worker can run it): the child is refused
+/// with `ShutDown`, or accepted and run — never accepted after the other worker took its
+/// last look and exited, which would leave the parent, and `shutdown`, waiting for ever.
+///
+/// Not exhaustive: at 1 preemption it misses the bugs it is for, and at 2 the whole
+/// space takes more than 5 minutes (schedules of over 1,000 branches). It explores at 2
+/// for 60 seconds (`LOOM_MAX_DURATION` sets another limit): a push that does not check
+/// for the close, or a worker that exits without a last look, deadlocks within 3.
+#[test]
+fn shutdown_racing_a_job_s_own_submit_refuses_or_runs_the_child() {
+    let mut model = capped(2);
+    model.max_branches = 20_000;
+    model.max_duration = model.max_duration.or(Some(Duration::from_secs(60)));
+    model.check(|| {
+        let pool = Arc::new(pool(2, 1));
+        let parent = {
+            let inner = Arc::clone(&pool);
+            pool.submit(move || {
+                let child_ran = Arc::new((Mutex::new(false), Condvar::new()));
+                let signal = Arc::clone(&child_ran);
+                let submitted = inner.execute(move || {
+                    *signal.0.lock() = true;
+                    signal.1.notify_all();
+                });
+                match submitted {
+                    Ok(()) => {
+                        let mut ran = child_ran.0.lock();
+                        while !*ran {
+                            ran = child_ran.1.wait(ran);
+                        }
+                        true
+                    }
+                    Err(SubmitError::ShutDown(_)) => false,
+                    Err(other) => panic!("{other:?} for a job's own submit"),
+                }
+            })
+            .unwrap()
+        };
+        pool.shutdown();
+        let child_ran = parent.join().unwrap();
+        let stats = pool.stats();
+        assert_eq!(stats.completed, 1 + u64::from(child_ran));
+    });
+}

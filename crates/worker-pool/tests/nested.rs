@@ -1,14 +1,14 @@
 //! Tests for jobs that submit jobs, and for the workers' own queues those go to: such a
-//! submit never blocks a worker, a worker that waits for its own jobs runs them, idle
-//! workers steal what a busy one queued (or took from the shared queue in a batch), and
-//! `shutdown_now` and the stats see every own queue.
+//! submit never blocks a worker, idle workers are woken to steal what a busy one queued
+//! (or took from the shared queue in a batch), and `shutdown_now` and the stats see
+//! every own queue.
 
 mod common;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{mpsc, Arc};
+use std::sync::{mpsc, Arc, Condvar, Mutex};
 
-use common::{recv, settled, wait_for};
+use common::{recv, seen_asleep, settled, unique_name, wait_for, PATIENCE};
 use patterns_core::CancelToken;
 use worker_pool::{JobError, Rejection, WorkerPool};
 
@@ -41,9 +41,8 @@ fn a_job_submits_more_jobs_than_the_queue_holds_without_blocking_its_worker() {
 }
 
 #[test]
-fn a_job_waiting_for_a_scope_of_its_own_runs_that_scope_s_jobs() {
-    // With one worker, nobody else could: the wait would never end.
-    let pool = WorkerPool::new(1).unwrap();
+fn a_job_waiting_for_a_scope_of_its_own_gets_its_jobs_run_by_another_worker() {
+    let pool = WorkerPool::new(2).unwrap();
     let total = pool.scope(|outer| {
         let pool = &pool;
         outer
@@ -64,8 +63,8 @@ fn a_job_waiting_for_a_scope_of_its_own_runs_that_scope_s_jobs() {
 }
 
 #[test]
-fn a_job_joining_a_job_it_submitted_runs_it_if_no_other_worker_has() {
-    let pool = Arc::new(WorkerPool::new(1).unwrap());
+fn a_job_joining_a_job_it_submitted_gets_it_run_by_another_worker() {
+    let pool = Arc::new(WorkerPool::new(2).unwrap());
     let inner_pool = Arc::clone(&pool);
     let outer = pool
         .submit(move || {
@@ -74,6 +73,68 @@ fn a_job_joining_a_job_it_submitted_runs_it_if_no_other_worker_has() {
         })
         .unwrap();
     assert_eq!(outer.join(), Ok(Ok(42)));
+}
+
+#[test]
+fn every_sleeping_worker_is_woken_for_the_jobs_a_busy_one_queued() {
+    // The parent queues two children on its own queue and the three meet at a barrier:
+    // with three workers each needs one, so the one nudge in flight for the first child
+    // must be passed on for the second (a thief of a two-job queue takes one).
+    for _ in 0..10 {
+        let name = unique_name("wake");
+        let pool = WorkerPool::builder()
+            .workers(3)
+            .name(&name)
+            .build()
+            .unwrap();
+        for index in 0..3 {
+            assert!(seen_asleep(&format!("{name}-{index}"), || false));
+        }
+        let meeting = Meeting::new(3);
+        pool.scope(|s| {
+            let meeting = &meeting;
+            s.execute(move || {
+                for _ in 0..2 {
+                    s.execute(move || meeting.attend()).unwrap();
+                }
+                meeting.attend();
+            })
+            .unwrap();
+        });
+    }
+}
+
+/// A barrier that fails the test after [`PATIENCE`] instead of hanging.
+struct Meeting {
+    arrived: Mutex<usize>,
+    all_here: Condvar,
+    expected: usize,
+}
+
+impl Meeting {
+    fn new(expected: usize) -> Meeting {
+        Meeting {
+            arrived: Mutex::new(0),
+            all_here: Condvar::new(),
+            expected,
+        }
+    }
+
+    fn attend(&self) {
+        let mut arrived = self.arrived.lock().unwrap();
+        *arrived += 1;
+        self.all_here.notify_all();
+        let (arrived, waited) = self
+            .all_here
+            .wait_timeout_while(arrived, PATIENCE, |arrived| *arrived < self.expected)
+            .unwrap();
+        assert!(
+            !waited.timed_out(),
+            "{} of {} met: a worker slept while a job waited for it",
+            *arrived,
+            self.expected
+        );
+    }
 }
 
 #[test]
