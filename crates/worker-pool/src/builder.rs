@@ -21,8 +21,9 @@ pub enum Rejection {
     /// Run the job on the submitting thread, before `submit` returns (Java's
     /// `CallerRunsPolicy`): backpressure that keeps every job.
     CallerRuns,
-    /// Evict the oldest queued job (of the lowest priority) to make room; its handle
-    /// reads [`JobError::Discarded`](crate::JobError::Discarded).
+    /// Evict the oldest job of the shared queue (of the lowest priority) to make room;
+    /// its handle reads [`JobError::Discarded`](crate::JobError::Discarded). Jobs that
+    /// workers already took into their own queues are not evicted.
     DropOldest,
 }
 
@@ -130,7 +131,9 @@ impl Builder {
     /// Beyond these, workers hold the jobs they took from the shared queue in one batch
     /// and have not started yet (at most half the capacity in all), and the jobs that
     /// their running jobs submitted (see [`WorkerPool`]'s *Jobs that submit jobs*),
-    /// which the capacity does not bound.
+    /// which the capacity does not bound. A worker that queues a job on its own queue
+    /// while another sleeps wakes it with an empty job through the shared queue, which
+    /// holds a place there (and counts as queued) until that worker takes it.
     pub fn queue_capacity(mut self, capacity: usize) -> Builder {
         self.queue_capacity = capacity;
         self
