@@ -164,18 +164,13 @@ impl Locals {
         jobs
     }
 
-    /// A worker took `nudge` from the shared queue: the next push may send another.
-    /// The fence orders this before the caller's look at the queues (see the module).
-    fn nudged(&self, nudge: Job) {
+    /// `nudge` left the shared queue — a worker took it, or `DropOldest` evicted it: the
+    /// next push may send another. The fence orders this before a worker's look at the
+    /// queues (see the module).
+    pub(crate) fn nudged(&self, nudge: Job) {
         debug_assert!(nudge.is_nudge());
         self.nudging.store(false, Ordering::SeqCst);
         fence(Ordering::SeqCst);
-    }
-
-    /// A job evicted from the shared queue under `DropOldest` was a nudge: its sleeper
-    /// is told another way (a nudge sent now, if it still sleeps and work waits).
-    pub(crate) fn evicted(&self, nudge: Job) {
-        self.nudged(nudge);
     }
 }
 

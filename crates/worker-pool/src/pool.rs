@@ -57,9 +57,7 @@ impl Shared {
     ) -> Result<(), PushError> {
         // A job submitted by a job of this pool goes onto its worker's own queue, which
         // takes it whatever the policy: a worker must not wait on its own pool's queue.
-        if self.crew.is_closed() {
-            return Err(PushError::Closed(job));
-        }
+        // Either queue refuses a job once the pool is closed.
         if local::is_own(self) {
             return local::push(job).map_err(PushError::Closed);
         }
@@ -98,7 +96,7 @@ impl Shared {
     fn push_evicting(&self, mut job: Job, priority: i32) -> Result<(), PushError> {
         loop {
             match self.queue.evict() {
-                Some(nudge) if nudge.is_nudge() => self.locals.evicted(nudge),
+                Some(nudge) if nudge.is_nudge() => self.locals.nudged(nudge),
                 Some(oldest) => {
                     self.counts.discarded();
                     oldest.abandon(JobError::Discarded);

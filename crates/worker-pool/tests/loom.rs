@@ -32,6 +32,34 @@ fn builder() -> Builder {
     WorkerPool::builder().sample_timings(1).name("loom")
 }
 
+/// A one-shot signal that a job waits on where the pool cannot see it: only another
+/// worker can run the job that raises it.
+struct Signal {
+    raised: Mutex<bool>,
+    changed: Condvar,
+}
+
+impl Signal {
+    fn new() -> Signal {
+        Signal {
+            raised: Mutex::new(false),
+            changed: Condvar::new(),
+        }
+    }
+
+    fn raise(&self) {
+        *self.raised.lock() = true;
+        self.changed.notify_all();
+    }
+
+    fn wait(&self) {
+        let mut raised = self.raised.lock();
+        while !*raised {
+            raised = self.changed.wait(raised);
+        }
+    }
+}
+
 /// A model explored at `LOOM_MAX_PREEMPTIONS` preemptions, but never more than `cap`:
 /// for the models whose schedules grow too many above it (each says how many).
 fn capped(cap: usize) -> loom::model::Builder {
@@ -383,8 +411,7 @@ fn group_failure_skips_the_queued_sibling() {
     });
 }
 
-/// A job submits a job, which goes onto its worker's own queue, and waits for it without
-/// running it (on a condition variable, not a handle, so its worker cannot help): only
+/// A job submits a job, which goes onto its worker's own queue, and waits for it: only
 /// the other worker can run it, and must be woken for it if it went to sleep on the
 /// empty shared queue. A lost wake-up would leave both workers waiting for ever, which
 /// loom reports as a deadlock.
@@ -397,19 +424,12 @@ fn group_failure_skips_the_queued_sibling() {
 fn an_idle_worker_steals_the_job_a_busy_one_queued_for_itself() {
     capped(1).check(|| {
         let pool = pool(2, 1);
-        let child_ran = (Mutex::new(false), Condvar::new());
+        let child_ran = Signal::new();
         pool.scope(|s| {
             let child_ran = &child_ran;
             s.execute(move || {
-                s.execute(move || {
-                    *child_ran.0.lock() = true;
-                    child_ran.1.notify_all();
-                })
-                .unwrap();
-                let mut ran = child_ran.0.lock();
-                while !*ran {
-                    ran = child_ran.1.wait(ran);
-                }
+                s.execute(move || child_ran.raise()).unwrap();
+                child_ran.wait();
             })
             .unwrap();
         });
@@ -465,22 +485,12 @@ fn shutdown_now_hands_back_the_rest_of_a_batch_the_worker_took() {
 fn the_rest_of_a_batch_is_stolen_when_its_first_job_waits_for_it() {
     capped(1).check(|| {
         let pool = pool(2, 2);
-        let second_ran = Arc::new((Mutex::new(false), Condvar::new()));
+        let second_ran = Arc::new(Signal::new());
         let first = {
             let second_ran = Arc::clone(&second_ran);
-            pool.submit(move || {
-                let mut ran = second_ran.0.lock();
-                while !*ran {
-                    ran = second_ran.1.wait(ran);
-                }
-            })
-            .unwrap()
+            pool.submit(move || second_ran.wait()).unwrap()
         };
-        pool.execute(move || {
-            *second_ran.0.lock() = true;
-            second_ran.1.notify_all();
-        })
-        .unwrap();
+        pool.execute(move || second_ran.raise()).unwrap();
         assert_eq!(first.join(), Ok(()));
         pool.shutdown();
         assert_eq!(pool.stats().completed, 2);
@@ -506,18 +516,11 @@ fn shutdown_racing_a_job_s_own_submit_refuses_or_runs_the_child() {
         let parent = {
             let inner = Arc::clone(&pool);
             pool.submit(move || {
-                let child_ran = Arc::new((Mutex::new(false), Condvar::new()));
+                let child_ran = Arc::new(Signal::new());
                 let signal = Arc::clone(&child_ran);
-                let submitted = inner.execute(move || {
-                    *signal.0.lock() = true;
-                    signal.1.notify_all();
-                });
-                match submitted {
+                match inner.execute(move || signal.raise()) {
                     Ok(()) => {
-                        let mut ran = child_ran.0.lock();
-                        while !*ran {
-                            ran = child_ran.1.wait(ran);
-                        }
+                        child_ran.wait();
                         true
                     }
                     Err(SubmitError::ShutDown(_)) => false,
