@@ -5,8 +5,11 @@ use core::fmt;
 
 use crate::sync::{hint, thread};
 
-/// Doublings of the spin count before [`Backoff::snooze`] starts yielding the CPU.
+/// Doublings of the spin count before [`Backoff::snooze`] starts yielding the CPU
+/// (crossbeam's): 127 spins in all.
 const SPIN_LIMIT: u32 = 6;
+/// The same for [`Backoff::brief`] (parking_lot's `SpinWait`): 15 spins in all.
+const BRIEF_SPIN_LIMIT: u32 = 3;
 /// Steps after which [`Backoff::is_completed`] advises parking instead of trying again.
 const YIELD_LIMIT: u32 = 10;
 
@@ -38,6 +41,8 @@ const YIELD_LIMIT: u32 = 10;
 /// ```
 pub struct Backoff {
     step: Cell<u32>,
+    /// The last step that spins; later ones yield.
+    spin_limit: u32,
 }
 
 impl Backoff {
@@ -45,7 +50,22 @@ impl Backoff {
     #[must_use]
     #[inline]
     pub const fn new() -> Self {
-        Backoff { step: Cell::new(0) }
+        Backoff {
+            step: Cell::new(0),
+            spin_limit: SPIN_LIMIT,
+        }
+    }
+
+    /// A back-off that spins for less before it yields: for a waiter whose peer may need
+    /// this very CPU to make progress, as when more threads than cores are busy. It
+    /// advises parking after as many steps as [`new`](Backoff::new)'s.
+    #[must_use]
+    #[inline]
+    pub const fn brief() -> Self {
+        Backoff {
+            step: Cell::new(0),
+            spin_limit: BRIEF_SPIN_LIMIT,
+        }
     }
 
     /// Goes back to the shortest step, after progress was made.
@@ -57,9 +77,9 @@ impl Backoff {
     /// Backs off in a compare-and-swap retry loop: spins only, never yields.
     #[inline]
     pub fn spin(&self) {
-        let step = self.step.get().min(SPIN_LIMIT);
+        let step = self.step.get().min(self.spin_limit);
         Self::spin_for(step);
-        if self.step.get() <= SPIN_LIMIT {
+        if self.step.get() <= self.spin_limit {
             self.step.set(self.step.get() + 1);
         }
     }
@@ -68,7 +88,7 @@ impl Backoff {
     #[inline]
     pub fn snooze(&self) {
         let step = self.step.get();
-        if step <= SPIN_LIMIT && !cfg!(loom) {
+        if step <= self.spin_limit && !cfg!(loom) {
             Self::spin_for(step);
         } else {
             thread::yield_now();
@@ -129,6 +149,21 @@ mod tests {
         assert_eq!(snoozes, YIELD_LIMIT + 1);
         backoff.reset();
         assert!(!backoff.is_completed());
+    }
+
+    #[test]
+    fn a_brief_backoff_yields_sooner_and_completes_as_late() {
+        let (brief, long) = (Backoff::brief(), Backoff::new());
+        let mut snoozes = 0;
+        while !brief.is_completed() {
+            assert_eq!(long.is_completed(), brief.is_completed());
+            brief.snooze();
+            long.snooze();
+            snoozes += 1;
+        }
+        assert_eq!(snoozes, YIELD_LIMIT + 1);
+        assert!(long.is_completed());
+        assert!(BRIEF_SPIN_LIMIT < SPIN_LIMIT);
     }
 
     #[test]

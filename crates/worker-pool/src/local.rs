@@ -324,6 +324,12 @@ impl<'a> Local<'a> {
         }
     }
 
+    /// The oldest job of this worker's own queue.
+    #[inline]
+    pub(crate) fn pop_own(&self) -> Option<Job> {
+        self.queue.pop()
+    }
+
     /// The next job, without waiting: from this worker's queue, the shared queue, or
     /// another worker's. `Err(Closed)` once the shared queue is closed and empty;
     /// `Err(TimedOut)` if there is nothing now.

@@ -29,6 +29,12 @@ pub(crate) fn run(shared: &Shared, index: usize, stats: &WorkerStats, own: OwnQu
 fn work(local: &Local<'_>) -> bool {
     let (shared, config) = (local.shared, &local.shared.config);
     loop {
+        // A busy worker's jobs mostly come from its own queue: run them straight from it.
+        // Through `next`, whose `Result` each job was moved in and out of, a tiny job
+        // took a third longer (1M from one submitter: 68 ms, now 50, 2-core machine).
+        while let Some(job) = local.pop_own() {
+            local.run(job);
+        }
         let next = match local.next() {
             Err(PopError::TimedOut) => {
                 // Only a worker above the minimum waits with a time limit (Java's rule,
