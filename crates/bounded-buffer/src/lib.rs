@@ -63,7 +63,8 @@
 //! [`send_timeout`](Sender::send_timeout), [`send_deadline`](Sender::send_deadline), and
 //! [`send_cancellable`](Sender::send_cancellable), which gives up when a
 //! [`CancelToken`](patterns_core::CancelToken) fires or its deadline passes; the same for
-//! `recv`. A blocked thread spins for a few microseconds, then parks and uses no CPU.
+//! `recv`. A blocked thread spins and yields for a few microseconds, then parks and uses
+//! no CPU.
 //!
 //! ```
 //! use bounded_buffer::RecvCancelError;
@@ -121,8 +122,9 @@
 //! * **FIFO** per sender: values from one sender arrive in the order it sent them.
 //! * **No lost wake-ups, no busy waiting**: a blocked operation wakes when it can proceed,
 //!   the channel closes, its deadline passes or its token fires; while blocked it is
-//!   parked. A brief spin first (a few microseconds) saves a trip through the scheduler
-//!   when the partner is about to arrive.
+//!   parked. A few microseconds of spinning and yielding first save a trip through the
+//!   scheduler when the partner is about to arrive (a rendezvous spins longest; a wait
+//!   on the ring yields sooner, as its partner may need this very core).
 //! * **Memory**: `capacity` slots of `T` plus one stamp word each, allocated up front;
 //!   no allocation per value. A blocked operation reuses its thread's wait record (a
 //!   rendezvous also allocates one small packet per hand-over).
