@@ -330,13 +330,11 @@ impl<'a> Local<'a> {
         self.queue.pop()
     }
 
-    /// The next job, without waiting: from this worker's queue, the shared queue, or
-    /// another worker's. `Err(Closed)` once the shared queue is closed and empty;
-    /// `Err(TimedOut)` if there is nothing now.
+    /// The next job once this worker's own queue is empty ([`pop_own`](Local::pop_own)
+    /// came back empty; only this worker fills it), without waiting: from the shared
+    /// queue, or another worker's. `Err(Closed)` once the shared queue is closed and
+    /// empty; `Err(TimedOut)` if there is nothing now.
     pub(crate) fn next(&self) -> Result<Job, PopError> {
-        if let Some(job) = self.queue.pop() {
-            return Ok(job);
-        }
         let taken = if self.shared.locals.enabled {
             self.take_batch()
         } else {
