@@ -293,29 +293,25 @@ fn cap_id(name: &str, cap: usize) -> BenchmarkId {
     BenchmarkId::new(name, format!("cap_{cap}"))
 }
 
-/// `case` with `producers` senders and one receiver, at every capacity.
-fn bench_single<C: Chan>(c: &mut Criterion, case: &str, producers: usize) {
-    let mut group = threaded_group(c, case);
-    for cap in CAPACITIES {
-        group.bench_function(cap_id(C::NAME, cap), |b| {
-            b.iter_custom(|iters| single_consumer::<C>(iters, cap, producers))
-        });
-    }
-    group.finish();
+/// `C` with `producers` senders and one receiver at capacity `cap`, into `group`.
+fn bench_single<C: Chan>(group: &mut BenchmarkGroup<'_, WallTime>, cap: usize, producers: usize) {
+    group.bench_function(cap_id(C::NAME, cap), |b| {
+        b.iter_custom(|iters| single_consumer::<C>(iters, cap, producers))
+    });
 }
 
-/// `case` with `producers` senders and `consumers` receivers, at every capacity.
-fn bench_multi<C: Chan>(c: &mut Criterion, case: &str, producers: usize, consumers: usize)
-where
+/// `C` with `producers` senders and `consumers` receivers at capacity `cap`, into `group`.
+fn bench_multi<C: Chan>(
+    group: &mut BenchmarkGroup<'_, WallTime>,
+    cap: usize,
+    producers: usize,
+    consumers: usize,
+) where
     C::Rx: Clone,
 {
-    let mut group = threaded_group(c, case);
-    for cap in CAPACITIES {
-        group.bench_function(cap_id(C::NAME, cap), |b| {
-            b.iter_custom(|iters| multi_consumer::<C>(iters, cap, producers, consumers))
-        });
-    }
-    group.finish();
+    group.bench_function(cap_id(C::NAME, cap), |b| {
+        b.iter_custom(|iters| multi_consumer::<C>(iters, cap, producers, consumers))
+    });
 }
 
 /// `batch_spsc`: our batch API, against crossbeam's and our own per-message loops.
@@ -365,29 +361,31 @@ fn recv_batches(rx: &::bounded_buffer::Receiver<u64>) -> Tally {
     tally
 }
 
+/// Every case. The contenders of one case and capacity run back to back, so the cells of
+/// one table are measured within a minute or so of each other on a machine whose speed
+/// drifts over minutes.
 pub(crate) fn bench_all(c: &mut Criterion) {
-    bench_single::<Ours>(c, "spsc", 1);
-    bench_single::<Crossbeam>(c, "spsc", 1);
-    bench_single::<Flume>(c, "spsc", 1);
-    bench_single::<Kanal>(c, "spsc", 1);
-    bench_single::<StdMpsc>(c, "spsc", 1);
-
-    bench_single::<Ours>(c, "mpsc_4x1", 4);
-    bench_single::<Crossbeam>(c, "mpsc_4x1", 4);
-    bench_single::<Flume>(c, "mpsc_4x1", 4);
-    bench_single::<Kanal>(c, "mpsc_4x1", 4);
-    bench_single::<StdMpsc>(c, "mpsc_4x1", 4);
-
+    for (case, producers) in [("spsc", 1), ("mpsc_4x1", 4)] {
+        let mut group = threaded_group(c, case);
+        for cap in CAPACITIES {
+            bench_single::<Ours>(&mut group, cap, producers);
+            bench_single::<Crossbeam>(&mut group, cap, producers);
+            bench_single::<Flume>(&mut group, cap, producers);
+            bench_single::<Kanal>(&mut group, cap, producers);
+            bench_single::<StdMpsc>(&mut group, cap, producers);
+        }
+        group.finish();
+    }
     // std's `Receiver` cannot be cloned: it sits out the multi-consumer cases.
-    bench_multi::<Ours>(c, "mpmc_4x4", 4, 4);
-    bench_multi::<Crossbeam>(c, "mpmc_4x4", 4, 4);
-    bench_multi::<Flume>(c, "mpmc_4x4", 4, 4);
-    bench_multi::<Kanal>(c, "mpmc_4x4", 4, 4);
-
-    bench_multi::<Ours>(c, "mpmc_8x8", 8, 8);
-    bench_multi::<Crossbeam>(c, "mpmc_8x8", 8, 8);
-    bench_multi::<Flume>(c, "mpmc_8x8", 8, 8);
-    bench_multi::<Kanal>(c, "mpmc_8x8", 8, 8);
-
+    for (case, threads) in [("mpmc_4x4", 4), ("mpmc_8x8", 8)] {
+        let mut group = threaded_group(c, case);
+        for cap in CAPACITIES {
+            bench_multi::<Ours>(&mut group, cap, threads, threads);
+            bench_multi::<Crossbeam>(&mut group, cap, threads, threads);
+            bench_multi::<Flume>(&mut group, cap, threads, threads);
+            bench_multi::<Kanal>(&mut group, cap, threads, threads);
+        }
+        group.finish();
+    }
     bench_batch(c);
 }

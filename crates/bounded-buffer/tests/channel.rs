@@ -109,6 +109,35 @@ fn blocked_send_resumes_when_a_slot_frees() {
     }
 }
 
+/// A sender blocked on a full ring first waits for a stretch of free slots, not just one
+/// (see `Array::await_room`); it must still complete when only one slot is freed and no
+/// more ever will be, by `send` and by `send_many`.
+#[test]
+fn blocked_send_completes_when_only_one_slot_frees() {
+    for cap in [2, 3, 64, 1024] {
+        for batch in [false, true] {
+            let (tx, rx) = channel(cap);
+            for i in 0..cap {
+                tx.send(i).unwrap();
+            }
+            let sender = thread::spawn(move || {
+                if batch {
+                    tx.send_many(vec![cap]).unwrap();
+                } else {
+                    tx.send(cap).unwrap();
+                }
+            });
+            assert_eq!(rx.recv(), Ok(0));
+            eventually("the blocked sender to finish", || {
+                sender.is_finished().then_some(())
+            });
+            sender.join().unwrap();
+            assert!(rx.is_full(), "capacity {cap}");
+            assert_eq!(rx.iter().collect::<Vec<_>>(), (1..=cap).collect::<Vec<_>>());
+        }
+    }
+}
+
 #[test]
 fn try_send_on_a_closed_channel_hands_the_value_back() {
     for cap in [0, 1] {
