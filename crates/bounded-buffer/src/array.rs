@@ -54,6 +54,21 @@ enum Claim {
     Closed,
 }
 
+/// How sure a claim that finds its next slot not ready must be before it gives up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Probe {
+    /// Tell a full ring from one whose next slot a receiver is still emptying, and an
+    /// empty ring from one whose next slot a sender is still filling — a fence and a read
+    /// of the other side's cursor — and retry in the second case. Only this sees that an
+    /// empty ring is closed. What `try_send` and `try_recv` report, and what decides
+    /// whether a blocked operation parks.
+    Exact,
+    /// Give up at once: for a blocked operation that backs off and retries either way.
+    /// Reading the other side's cursor would take that side's cache line from it while it
+    /// is the one making progress (at capacity 1, on every retry).
+    Waiting,
+}
+
 pub(crate) struct Array<T> {
     /// The next position to read from (a stamp; see the module docs).
     head: CachePadded<AtomicUsize>,
@@ -100,7 +115,7 @@ impl<T> Array<T> {
 
     /// Claims up to `want` adjacent free slots (never wrapping past the end of the buffer).
     #[inline]
-    fn claim_send(&self, want: usize) -> Claim {
+    fn claim_send(&self, want: usize, probe: Probe) -> Claim {
         let backoff = Backoff::new();
         let mut tail = self.tail.load(Ordering::Relaxed);
         loop {
@@ -120,6 +135,9 @@ impl<T> Array<T> {
             } else if stamp.wrapping_add(self.one_lap) == tail + 1 {
                 // The slot still holds last lap's value: full, unless a receiver has
                 // claimed it and is reading right now.
+                if probe == Probe::Waiting {
+                    return Claim::WouldBlock { at: tail };
+                }
                 atomic::fence(Ordering::SeqCst);
                 let head = self.head.load(Ordering::Relaxed);
                 if head.wrapping_add(self.one_lap) == tail {
@@ -183,7 +201,7 @@ impl<T> Array<T> {
 
     /// Claims up to `want` adjacent slots holding values (never wrapping past the end).
     #[inline]
-    fn claim_recv(&self, want: usize) -> Claim {
+    fn claim_recv(&self, want: usize, probe: Probe) -> Claim {
         let backoff = Backoff::new();
         let mut head = self.head.load(Ordering::Relaxed);
         loop {
@@ -199,6 +217,9 @@ impl<T> Array<T> {
                 }
             } else if stamp == head {
                 // The slot is free: empty, unless a sender has claimed it and is writing.
+                if probe == Probe::Waiting {
+                    return Claim::WouldBlock { at: head };
+                }
                 atomic::fence(Ordering::SeqCst);
                 let tail = self.tail.load(Ordering::Relaxed);
                 if tail & !self.mark_bit == head {
@@ -278,7 +299,7 @@ impl<T> Array<T> {
 
     #[inline]
     pub(crate) fn try_send(&self, msg: T) -> Result<(), (T, Failure)> {
-        match self.claim_send(1) {
+        match self.claim_send(1, Probe::Exact) {
             Claim::Got { index, stamp, .. } => {
                 self.fill_one(index, stamp, msg);
                 Ok(())
@@ -314,7 +335,7 @@ impl<T> Array<T> {
     fn try_send_spinning(&self, msg: T) -> Result<(), (T, Failure)> {
         let backoff = Backoff::brief();
         loop {
-            match self.claim_send(1) {
+            match self.claim_send(1, Self::probe_while(&backoff)) {
                 Claim::Got { index, stamp, .. } => {
                     self.fill_one(index, stamp, msg);
                     return Ok(());
@@ -360,6 +381,20 @@ impl<T> Array<T> {
             if freed || backoff.is_completed() {
                 return;
             }
+        }
+    }
+
+    /// How a blocked operation probes while `backoff` lasts: loosely, then exactly before
+    /// it parks. A receiver waiting on an empty ring so sees a close only when its back-off
+    /// ends, a few microseconds late. Measured on 2 cores (100k `u64`, criterion) against
+    /// probing exactly throughout: blocked senders so, 15–20% faster at capacity 1024
+    /// and 5–12% at capacity 1; blocked receivers too, capacity 1 another 1.6× faster
+    /// (1×1, 4×4 and 8×8) and 1024 unchanged.
+    fn probe_while(backoff: &Backoff) -> Probe {
+        if backoff.is_completed() {
+            Probe::Exact
+        } else {
+            Probe::Waiting
         }
     }
 
@@ -419,7 +454,7 @@ impl<T> Array<T> {
     ) -> Result<(), Failure> {
         let backoff = Backoff::brief();
         while !values.is_empty() {
-            match self.claim_send(values.len()) {
+            match self.claim_send(values.len(), Self::probe_while(&backoff)) {
                 Claim::Got {
                     index,
                     stamp,
@@ -446,7 +481,7 @@ impl<T> Array<T> {
 
     #[inline]
     pub(crate) fn try_recv(&self) -> Result<T, Failure> {
-        match self.claim_recv(1) {
+        match self.claim_recv(1, Probe::Exact) {
             Claim::Got { index, stamp, .. } => Ok(self.take_one(index, stamp)),
             Claim::WouldBlock { .. } => Err(Failure::WouldBlock),
             Claim::Closed => Err(Failure::Closed),
@@ -457,10 +492,11 @@ impl<T> Array<T> {
         loop {
             let backoff = Backoff::brief();
             loop {
-                match self.try_recv() {
-                    Err(Failure::WouldBlock) if !backoff.is_completed() => backoff.snooze(),
-                    Err(Failure::WouldBlock) => break,
-                    done => return done,
+                match self.claim_recv(1, Self::probe_while(&backoff)) {
+                    Claim::Got { index, stamp, .. } => return Ok(self.take_one(index, stamp)),
+                    Claim::Closed => return Err(Failure::Closed),
+                    Claim::WouldBlock { .. } if !backoff.is_completed() => backoff.snooze(),
+                    Claim::WouldBlock { .. } => break,
                 }
             }
             if let Some(interrupt) = wait.interrupted() {
@@ -474,7 +510,7 @@ impl<T> Array<T> {
     pub(crate) fn try_recv_many(&self, out: &mut Vec<T>, max: usize) -> Result<usize, Failure> {
         let mut taken = 0;
         while taken < max {
-            match self.claim_recv(max - taken) {
+            match self.claim_recv(max - taken, Probe::Exact) {
                 Claim::Got {
                     index,
                     stamp,
