@@ -323,7 +323,8 @@ impl<T> Array<T> {
         }
     }
 
-    /// `try_send`, retried with back-off for a short while before giving up.
+    /// `try_send`, retried with back-off for a short while before giving up; between
+    /// retries the sender waits for room (`await_room`).
     ///
     /// The back-off is [`Backoff::brief`], as for every wait on the ring: a blocked
     /// sender waits for a receiver to run, and with more threads than cores the spins
@@ -357,8 +358,8 @@ impl<T> Array<T> {
     /// same cache lines, and every probe of a full ring reads the line a receiver is about
     /// to write. Waiting for a stretch of free slots lets the receivers run ahead; the
     /// sender then fills the stretch on lines nobody else is using. Measured on 2 cores,
-    /// 1M `u64`, capacity 1024: 20–25 ns per value in every shape (1×1 to 8×8) against
-    /// 90–110 retrying at once, and crossbeam's 40–140. The stretch is half the ring, at
+    /// 1M `u64`, capacity 1024: 16–25 ns per value in every shape (1×1 to 8×8) against
+    /// 90–110 retrying at once, and crossbeam's 25–140. The stretch is half the ring, at
     /// most [`ROOM_LIMIT`] slots: capacity 1 keeps the plain retry (there is only the one
     /// slot), and a small ring does not idle its senders until it is empty.
     ///
