@@ -16,9 +16,10 @@
 //!
 //! One iteration moves [`MESSAGES`] values through a fresh channel, split evenly across the
 //! producers; consumers stop when every sender is gone and the channel is drained. The
-//! threads are spawned before the clock starts and released together by a barrier (the
-//! clock starts just before the release); the clock stops when all of them are joined. The received count and sum are asserted, so a
-//! contender that loses or duplicates values fails instead of looking fast.
+//! threads are spawned and wait at a [`StartLine`] before the clock starts; it starts
+//! just before they are released together, and stops when all of them are joined. The
+//! received count and sum are asserted, so a contender that loses or duplicates values
+//! fails instead of looking fast.
 //!
 //! Sizes: the issue asks for 1M values; one iteration moves [`MESSAGES`] (100k) and a
 //! sample holds at least one iteration, so the 10 samples of a full run move at least 1M.
@@ -36,6 +37,7 @@
 //! Ten samples can land in either mode, so compare those cells across runs, not within
 //! one.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -187,10 +189,46 @@ fn share(producer: usize, producers: usize) -> std::ops::Range<u64> {
     (MESSAGES * p / n)..(MESSAGES * (p + 1) / n)
 }
 
+/// Where a round's threads wait to be started together.
+struct StartLine {
+    threads: usize,
+    arrived: AtomicUsize,
+    barrier: Barrier,
+}
+
+impl StartLine {
+    fn new(threads: usize) -> StartLine {
+        StartLine {
+            threads,
+            arrived: AtomicUsize::new(0),
+            barrier: Barrier::new(threads + 1),
+        }
+    }
+
+    /// A round's thread: waits for the start.
+    fn wait(&self) {
+        self.arrived.fetch_add(1, Ordering::Release);
+        self.barrier.wait();
+    }
+
+    /// The timing thread: once every thread is waiting, starts the clock and releases
+    /// them. Not the other way round: once released, this thread may not get a core back
+    /// until the others are done (two cores, three or more threads), and would time almost
+    /// nothing. Nor before they all wait: it would time their start-up.
+    fn start(&self) -> Instant {
+        while self.arrived.load(Ordering::Acquire) < self.threads {
+            thread::yield_now();
+        }
+        let start = Instant::now();
+        self.barrier.wait();
+        start
+    }
+}
+
 /// One timed round: the producers send `0..MESSAGES` between them through `tx`, each
-/// consumer drains its receiver until the channel disconnects. Threads are spawned before
-/// the clock starts; the clock runs from just before the barrier releases them to the last
-/// join. Panics if the consumers did not receive exactly the values sent.
+/// consumer drains its receiver until the channel disconnects. The clock runs from the
+/// [`StartLine`]'s start to the last join. Panics if the consumers did not receive exactly
+/// the values sent.
 fn round<Tx, Rx>(
     tx: Tx,
     rxs: Vec<Rx>,
@@ -202,14 +240,14 @@ where
     Tx: Clone + Send + 'static,
     Rx: Send + 'static,
 {
-    let barrier = Arc::new(Barrier::new(producers + rxs.len() + 1));
+    let line = Arc::new(StartLine::new(producers + rxs.len()));
     let produce = Arc::new(produce);
     let consume = Arc::new(consume);
     let senders: Vec<_> = (0..producers)
         .map(|p| {
-            let (tx, barrier, produce) = (tx.clone(), Arc::clone(&barrier), Arc::clone(&produce));
+            let (tx, line, produce) = (tx.clone(), Arc::clone(&line), Arc::clone(&produce));
             thread::spawn(move || {
-                barrier.wait();
+                line.wait();
                 produce(&tx, share(p, producers));
             })
         })
@@ -219,19 +257,15 @@ where
     let receivers: Vec<_> = rxs
         .into_iter()
         .map(|rx| {
-            let (barrier, consume) = (Arc::clone(&barrier), Arc::clone(&consume));
+            let (line, consume) = (Arc::clone(&line), Arc::clone(&consume));
             thread::spawn(move || {
-                barrier.wait();
+                line.wait();
                 consume(&rx)
             })
         })
         .collect();
 
-    // The clock starts before the release, not after: once released, this thread may not
-    // get a core back until the others are done (two cores, three or more threads), and
-    // would then time almost nothing.
-    let start = Instant::now();
-    barrier.wait();
+    let start = line.start();
     for sender in senders {
         sender.join().unwrap();
     }

@@ -29,8 +29,8 @@ use crate::sync::UnsafeCell;
 use crate::wait::{Failure, Wait};
 use crate::waker::SyncWaker;
 
-/// The most free slots a blocked sender waits for before retrying (`Array::await_room`):
-/// with 16-byte slots, four cache lines between it and the receivers.
+/// The farthest past its own slot a blocked sender looks for a freed slot before it
+/// retries (`Array::await_room`): with 16-byte slots, four cache lines.
 const ROOM_LIMIT: usize = 16;
 
 struct Slot<T> {
@@ -48,7 +48,8 @@ enum Claim {
         stamp: usize,
         count: usize,
     },
-    /// Full (for senders) or empty (for receivers), and not closed, at position `at`.
+    /// Full (for senders) or empty (for receivers), and not closed: the slot at position
+    /// `at` was not ready (a blocked sender waits for room from there).
     WouldBlock { at: usize },
     /// Closed: for senders at once, for receivers once the queue is drained.
     Closed,
@@ -80,8 +81,8 @@ pub(crate) struct Array<T> {
     mark_bit: usize,
     /// Added to a stamp to move it one lap on.
     one_lap: usize,
-    /// How many slots past a full ring's tail a blocked sender waits to see freed before
-    /// it retries (see `await_room`).
+    /// How many slots past its own a sender blocked on a full ring waits to see freed
+    /// before it retries (see `await_room`); 0 for a plain retry.
     room: usize,
     /// Senders parked on a full queue.
     senders: SyncWaker,
@@ -107,7 +108,7 @@ impl<T> Array<T> {
             cap,
             mark_bit,
             one_lap: mark_bit * 2,
-            room: (cap / 2).min(ROOM_LIMIT),
+            room: ((cap - 1) / 2).min(ROOM_LIMIT),
             senders: SyncWaker::new(),
             receivers: SyncWaker::new(),
         }
@@ -323,8 +324,8 @@ impl<T> Array<T> {
         }
     }
 
-    /// `try_send`, retried with back-off for a short while before giving up; between
-    /// retries the sender waits for room (`await_room`).
+    /// A send that backs off and retries for a short while before giving up, waiting for
+    /// room (`await_room`) between tries.
     ///
     /// The back-off is [`Backoff::brief`], as for every wait on the ring: a blocked
     /// sender waits for a receiver to run, and with more threads than cores the spins
@@ -336,13 +337,14 @@ impl<T> Array<T> {
     fn try_send_spinning(&self, msg: T) -> Result<(), (T, Failure)> {
         let backoff = Backoff::brief();
         loop {
-            match self.claim_send(1, Self::probe_while(&backoff)) {
+            let probe = Self::probe_while(&backoff);
+            match self.claim_send(1, probe) {
                 Claim::Got { index, stamp, .. } => {
                     self.fill_one(index, stamp, msg);
                     return Ok(());
                 }
                 Claim::Closed => return Err((msg, Failure::Closed)),
-                Claim::WouldBlock { at } if !backoff.is_completed() => {
+                Claim::WouldBlock { at } if probe == Probe::Waiting => {
                     self.await_room(at, &backoff)
                 }
                 Claim::WouldBlock { .. } => return Err((msg, Failure::WouldBlock)),
@@ -351,7 +353,8 @@ impl<T> Array<T> {
     }
 
     /// Backs off a sender that found the ring full at `tail`: until the receivers have
-    /// freed the slot `room` places further on, or `backoff` completes.
+    /// freed the slot `room` places past it (so, freeing in order, `room + 1` slots), or
+    /// `backoff` completes.
     ///
     /// Retrying as soon as one slot is free keeps a fast sender on the receivers' heels:
     /// it refills each slot the moment it is freed, so the two sides keep writing the
@@ -359,13 +362,17 @@ impl<T> Array<T> {
     /// to write. Waiting for a stretch of free slots lets the receivers run ahead; the
     /// sender then fills the stretch on lines nobody else is using. Measured on 2 cores,
     /// 1M `u64`, capacity 1024: 16–25 ns per value in every shape (1×1 to 8×8) against
-    /// 90–110 retrying at once, and crossbeam's 25–140. The stretch is half the ring, at
-    /// most [`ROOM_LIMIT`] slots: capacity 1 keeps the plain retry (there is only the one
-    /// slot), and a small ring does not idle its senders until it is empty.
+    /// 90–110 retrying at once, and crossbeam's 25–140. The stretch is about half the
+    /// ring, and ends at most [`ROOM_LIMIT`] slots on, so that a small ring does not idle
+    /// its senders until it is empty. Capacities 1 and 2 keep the plain retry: polling the
+    /// sender's own slot instead measured 25–60% slower at capacity 1 (the poll takes
+    /// the line from the receiver about to write it; a slot further on is one the
+    /// receivers have not reached yet).
     ///
     /// Only the spinning phase waits so: a parked sender is woken when one slot is freed,
     /// and this wait ends when `backoff` does, so a sender never blocks for room that may
-    /// not come (a receiver that stopped after one value).
+    /// not come (a receiver that stopped after one value). Nor does it look at `tail`: a
+    /// close is seen at the next claim.
     #[inline]
     fn await_room(&self, tail: usize, backoff: &Backoff) {
         if self.room == 0 {
@@ -387,7 +394,7 @@ impl<T> Array<T> {
 
     /// How a blocked operation probes while `backoff` lasts: loosely, then exactly before
     /// it parks. A receiver waiting on an empty ring so sees a close only when its back-off
-    /// ends, a few microseconds late. Measured on 2 cores (100k `u64`, criterion) against
+    /// ends (a few microseconds; longer when its yields let other threads run). Measured on 2 cores (100k `u64`, criterion) against
     /// probing exactly throughout: blocked senders so, 15–20% faster at capacity 1024
     /// and 5–12% at capacity 1; blocked receivers too, capacity 1 another 1.6× faster
     /// (1×1, 4×4 and 8×8) and 1024 unchanged.
@@ -455,7 +462,8 @@ impl<T> Array<T> {
     ) -> Result<(), Failure> {
         let backoff = Backoff::brief();
         while !values.is_empty() {
-            match self.claim_send(values.len(), Self::probe_while(&backoff)) {
+            let probe = Self::probe_while(&backoff);
+            match self.claim_send(values.len(), probe) {
                 Claim::Got {
                     index,
                     stamp,
@@ -465,7 +473,7 @@ impl<T> Array<T> {
                     backoff.reset();
                 }
                 Claim::Closed => return Err(Failure::Closed),
-                Claim::WouldBlock { at } if !backoff.is_completed() => {
+                Claim::WouldBlock { at } if probe == Probe::Waiting => {
                     self.await_room(at, &backoff)
                 }
                 Claim::WouldBlock { .. } => {
@@ -493,10 +501,11 @@ impl<T> Array<T> {
         loop {
             let backoff = Backoff::brief();
             loop {
-                match self.claim_recv(1, Self::probe_while(&backoff)) {
+                let probe = Self::probe_while(&backoff);
+                match self.claim_recv(1, probe) {
                     Claim::Got { index, stamp, .. } => return Ok(self.take_one(index, stamp)),
                     Claim::Closed => return Err(Failure::Closed),
-                    Claim::WouldBlock { .. } if !backoff.is_completed() => backoff.snooze(),
+                    Claim::WouldBlock { .. } if probe == Probe::Waiting => backoff.snooze(),
                     Claim::WouldBlock { .. } => break,
                 }
             }

@@ -120,13 +120,19 @@ fn blocked_send_completes_when_only_one_slot_frees() {
             for i in 0..cap {
                 tx.send(i).unwrap();
             }
+            let (started_tx, started_rx) = channel(1);
             let sender = thread::spawn(move || {
+                started_tx.send(()).unwrap();
                 if batch {
                     tx.send_many(vec![cap]).unwrap();
                 } else {
                     tx.send(cap).unwrap();
                 }
             });
+            // Nearly always the sender is blocked by the time this thread has woken up
+            // from `started` and freed a slot; it cannot be observed, but every round that
+            // races ahead is also a correct run.
+            started_rx.recv().unwrap();
             assert_eq!(rx.recv(), Ok(0));
             eventually("the blocked sender to finish", || {
                 sender.is_finished().then_some(())
