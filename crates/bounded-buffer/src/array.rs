@@ -30,8 +30,10 @@ use crate::wait::{Failure, Wait};
 use crate::waker::SyncWaker;
 
 /// The farthest past its own slot a blocked sender looks for a freed slot before it
-/// retries (`Array::await_room`): with 16-byte slots, four cache lines.
-const ROOM_LIMIT: usize = 16;
+/// retries (`Array::await_room`): with 16-byte slots, sixteen cache lines. Measured at
+/// capacity 1024 against 16 and 256: 64 and 256 alike, both 15–20% faster than 16 with
+/// one producer and one consumer, 6% with 4×4, and the same with 4×1 and 8×8.
+const ROOM_LIMIT: usize = 64;
 
 struct Slot<T> {
     /// See the module docs: which lap and side may use the slot next.
