@@ -395,11 +395,13 @@ impl<T> Array<T> {
     }
 
     /// How a blocked operation probes while `backoff` lasts: loosely, then exactly before
-    /// it parks. A receiver waiting on an empty ring so sees a close only when its back-off
-    /// ends (a few microseconds; longer when its yields let other threads run). Measured on 2 cores (100k `u64`, criterion) against
-    /// probing exactly throughout: blocked senders so, 15–20% faster at capacity 1024
-    /// and 5–12% at capacity 1; blocked receivers too, capacity 1 another 1.6× faster
-    /// (1×1, 4×4 and 8×8) and 1024 unchanged.
+    /// it parks (callers match on the probe they used, so only an exact `WouldBlock`
+    /// leads to parking). A receiver waiting on an empty ring so sees a close only when
+    /// its back-off ends: a few microseconds, longer when its yields let other threads
+    /// run. Measured on 2 cores (100k `u64`, criterion) against probing exactly
+    /// throughout: blocked senders so, 15–20% faster at capacity 1024 and 5–12% at
+    /// capacity 1; blocked receivers too, capacity 1 another 1.6× faster (1×1, 4×4 and
+    /// 8×8) and 1024 unchanged.
     fn probe_while(backoff: &Backoff) -> Probe {
         if backoff.is_completed() {
             Probe::Exact
