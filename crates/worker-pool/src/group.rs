@@ -41,7 +41,7 @@ impl<E> GroupState<E> {
 /// closure does.
 struct Grouped<F, E> {
     f: F,
-    pending: Pending<Arc<GroupState<E>>>,
+    pending: Pending<GroupState<E>>,
 }
 
 impl<F, E> Task for Grouped<F, E>

@@ -6,6 +6,7 @@ use core::mem::{self, MaybeUninit};
 use std::time::Instant;
 
 use crate::error::JobError;
+use crate::scope::Count;
 use crate::task::{Outcome, RunEnv, Task};
 
 /// The bytes of a task stored in the job itself: four words hold a closure that
@@ -35,20 +36,27 @@ struct VTable {
     run: unsafe fn(&mut Storage, &RunEnv<'_>) -> Outcome,
     /// Moves the task out of the storage and abandons it.
     abandon: unsafe fn(&mut Storage, JobError),
-    /// [`Task::SCOPED`].
+    /// The storage holds a [`Scoped`] around the task.
     scoped: bool,
     /// The task is a [`Timed`] around the one submitted.
     timed: bool,
 }
 
-/// The table for `T`, as a constant, so that `&VTableOf::<T>::TABLE` is `'static`.
+/// The tables for `T`, as constants, so that `&VTableOf::<T>::PLAIN` is `'static`.
 struct VTableOf<T>(T);
 
 impl<T: Task> VTableOf<T> {
-    const TABLE: VTable = VTable {
+    const PLAIN: VTable = VTable {
         run: run::<T>,
         abandon: abandon::<T>,
-        scoped: T::SCOPED,
+        scoped: false,
+        timed: false,
+    };
+
+    const SCOPED: VTable = VTable {
+        run: run_scoped::<T>,
+        abandon: abandon_scoped::<T>,
+        scoped: true,
         timed: false,
     };
 }
@@ -56,8 +64,26 @@ impl<T: Task> VTableOf<T> {
 impl<T: Task> VTableOf<Timed<T>> {
     const TIMED: VTable = VTable {
         timed: true,
-        ..VTableOf::<Timed<T>>::TABLE
+        ..VTableOf::<Timed<T>>::PLAIN
     };
+
+    const TIMED_SCOPED: VTable = VTable {
+        timed: true,
+        ..VTableOf::<Timed<T>>::SCOPED
+    };
+}
+
+/// A task of a [`Scope`](crate::Scope), with its count on the scope's latch.
+///
+/// Not a [`Task`] itself: a task's `run` and `abandon` take it by value, and whatever it
+/// borrows from the scope's caller stays borrowed by that frame — a protected borrow, in
+/// Miri's terms — until the frame returns. The count must be given up only after that,
+/// as it lets the caller's frame end: so [`run_scoped`] and [`abandon_scoped`] take the
+/// two apart, call the task, and drop the count once the task's frame is gone (or as
+/// they unwind from it).
+struct Scoped<'a, T> {
+    task: T,
+    count: Count<'a>,
 }
 
 /// A task sampled for the stats: its queue wait and run time go to the histograms of the
@@ -66,6 +92,15 @@ impl<T: Task> VTableOf<Timed<T>> {
 struct Timed<T> {
     task: T,
     queued_at: Instant,
+}
+
+impl<T> Timed<T> {
+    fn new(task: T) -> Timed<T> {
+        Timed {
+            task,
+            queued_at: Instant::now(),
+        }
+    }
 }
 
 impl<T: Task> Task for Timed<T> {
@@ -85,8 +120,6 @@ impl<T: Task> Task for Timed<T> {
     fn abandon(self, why: JobError) {
         self.task.abandon(why);
     }
-
-    const SCOPED: bool = T::SCOPED;
 }
 
 /// # Safety
@@ -103,6 +136,28 @@ unsafe fn run<T: Task>(storage: &mut Storage, env: &RunEnv<'_>) -> Outcome {
 unsafe fn abandon<T: Task>(storage: &mut Storage, why: JobError) {
     // SAFETY: passed on to our caller.
     unsafe { take::<T>(storage) }.abandon(why);
+}
+
+/// # Safety
+///
+/// As [`take`], for a `Scoped<T>`.
+unsafe fn run_scoped<T: Task>(storage: &mut Storage, env: &RunEnv<'_>) -> Outcome {
+    // SAFETY: passed on to our caller.
+    let Scoped { task, count } = unsafe { take::<Scoped<'_, T>>(storage) };
+    let outcome = task.run(env);
+    // After the task's frame: see `Scoped`.
+    count.finish(&outcome);
+    outcome
+}
+
+/// # Safety
+///
+/// As [`take`], for a `Scoped<T>`.
+unsafe fn abandon_scoped<T: Task>(storage: &mut Storage, why: JobError) {
+    // SAFETY: passed on to our caller.
+    let Scoped { task, count } = unsafe { take::<Scoped<'_, T>>(storage) };
+    task.abandon(why);
+    drop(count);
 }
 
 /// The table of a nudge, which holds no task: one `static`, so that its address is
@@ -157,32 +212,52 @@ pub(crate) struct Job {
 impl Job {
     /// Wraps `task`; `sampled` says whether to time it.
     pub(crate) fn new<T: Task + 'static>(task: T, sampled: bool) -> Job {
-        // SAFETY: a `'static` task borrows nothing.
-        unsafe { Job::new_scoped(task, sampled) }
+        if sampled {
+            // SAFETY: the table of a `Timed<T>`, which borrows nothing (`T: 'static`).
+            unsafe { Job::with(&VTableOf::<Timed<T>>::TIMED, Timed::new(task)) }
+        } else {
+            // SAFETY: the table of a `T`, which borrows nothing.
+            unsafe { Job::with(&VTableOf::<T>::PLAIN, task) }
+        }
     }
 
-    /// Wraps a task that borrows from its scope's caller, erasing that lifetime.
+    /// Wraps a task of a scope, which borrows from the scope's caller, and its count on
+    /// the scope's latch, erasing their lifetimes.
     ///
     /// # Safety
     ///
     /// The caller must keep everything `task` borrows alive until the task has been run
-    /// or abandoned, which is what [`Scope`](crate::Scope) does: it waits for a latch
-    /// that only the end of the task releases.
-    pub(crate) unsafe fn new_scoped<'a, T: Task + 'a>(task: T, sampled: bool) -> Job {
+    /// or abandoned, which is what [`Scope`](crate::Scope) does: it waits for the latch
+    /// that `count` holds, whose count only the end of the job gives up.
+    pub(crate) unsafe fn new_scoped<'a, T: Task + 'a>(
+        task: T,
+        count: Count<'a>,
+        sampled: bool,
+    ) -> Job {
         if sampled {
-            let task = Timed {
-                task,
-                queued_at: Instant::now(),
+            let task = Scoped {
+                task: Timed::new(task),
+                count,
             };
-            Job {
-                vtable: Some(&VTableOf::<Timed<T>>::TIMED),
-                storage: store(task),
-            }
+            // SAFETY: the table of a `Scoped<Timed<T>>`; what it borrows outlives the
+            // job, by the caller's contract.
+            unsafe { Job::with(&VTableOf::<Timed<T>>::TIMED_SCOPED, task) }
         } else {
-            Job {
-                vtable: Some(&VTableOf::<T>::TABLE),
-                storage: store(task),
-            }
+            // SAFETY: as above, for a `Scoped<T>`.
+            unsafe { Job::with(&VTableOf::<T>::SCOPED, Scoped { task, count }) }
+        }
+    }
+
+    /// A job holding `stored`, whose table is `vtable`.
+    ///
+    /// # Safety
+    ///
+    /// `vtable` is the table of `S` (its `run` and `abandon` take an `S`), and whatever
+    /// `S` borrows outlives the job's run or abandonment (see `new_scoped`).
+    unsafe fn with<S>(vtable: &'static VTable, stored: S) -> Job {
+        Job {
+            vtable: Some(vtable),
+            storage: store(stored),
         }
     }
 
@@ -220,12 +295,16 @@ impl Job {
         }
     }
 
-    /// Whether the job borrows from a scope (see [`Task::SCOPED`]).
+    /// Whether the job is a scope's, borrowing from its caller's stack: such a job must
+    /// never leave the pool's control, so `shutdown_now` abandons it instead of handing
+    /// it back.
     pub(crate) fn is_scoped(&self) -> bool {
         self.vtable.is_some_and(|vtable| vtable.scoped)
     }
 
-    /// The task of a job that the pool refused, as the type it was made from.
+    /// The task of a job that the pool refused, as the type it was made from. A scope's
+    /// job gives up its count on the scope's latch here: never the last, as whoever
+    /// submits to a scope holds one (its caller before it waits, or a job of the scope).
     ///
     /// # Safety
     ///
@@ -235,14 +314,16 @@ impl Job {
             .vtable
             .take()
             .expect("a refused job still holds its task");
-        // SAFETY: the job holds a `T`, or a `Timed<T>` if its table says so (the
-        // caller's contract), not yet taken (its table was still there), and clearing
-        // the table makes this the only take.
+        let storage = &mut self.storage;
+        // SAFETY: the job holds a `T`, in a `Timed` and a `Scoped` as its table says
+        // (the caller's contract), not yet taken (its table was still there), and
+        // clearing the table makes this the only take.
         unsafe {
-            if vtable.timed {
-                take::<Timed<T>>(&mut self.storage).task
-            } else {
-                take::<T>(&mut self.storage)
+            match (vtable.scoped, vtable.timed) {
+                (false, false) => take::<T>(storage),
+                (false, true) => take::<Timed<T>>(storage).task,
+                (true, false) => take::<Scoped<'_, T>>(storage).task,
+                (true, true) => take::<Scoped<'_, Timed<T>>>(storage).task.task,
             }
         }
     }
@@ -265,16 +346,17 @@ impl fmt::Debug for Job {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scope::ScopeState;
     use patterns_core::CancelToken;
-    use std::sync::Mutex;
+    use std::sync::{Arc, Mutex};
 
     /// A task that records how it ended, of any size.
-    struct Probe<'a, const N: usize> {
-        log: &'a Mutex<&'static str>,
+    struct Probe<const N: usize> {
+        log: Arc<Mutex<&'static str>>,
         _bulk: [usize; N],
     }
 
-    impl<const N: usize> Task for Probe<'_, N> {
+    impl<const N: usize> Task for Probe<N> {
         fn run(self, _env: &RunEnv<'_>) -> Outcome {
             *self.log.lock().unwrap() = "ran";
             Outcome::Completed
@@ -286,22 +368,30 @@ mod tests {
     }
 
     /// How a probe of `N` words ended after `how` consumed its job, `sampled` for the
-    /// stats (wrapped in a `Timed`) or not.
-    fn ends<const N: usize>(sampled: bool, how: impl FnOnce(Job)) -> &'static str {
-        let log = Mutex::new("pending");
+    /// stats (wrapped in a `Timed`) or not, `scoped` (with a count on a latch, which must
+    /// have been given up by then) or not.
+    fn ends<const N: usize>(sampled: bool, scoped: bool, how: impl FnOnce(Job)) -> &'static str {
+        let log = Arc::new(Mutex::new("pending"));
         let probe = Probe::<N> {
-            log: &log,
+            log: Arc::clone(&log),
             _bulk: [0; N],
         };
-        // SAFETY: the job is consumed by `how` before `log` goes out of scope.
-        how(unsafe { Job::new_scoped(probe, sampled) });
+        if scoped {
+            let scope = ScopeState::new();
+            // SAFETY: the job is consumed by `how`, and its count given up, before the
+            // scope's state goes out of scope (`pending` checks the second).
+            how(unsafe { Job::new_scoped(probe, Count::new(&scope), sampled) });
+            assert_eq!(scope.pending(), 1, "only the owner's count is left");
+        } else {
+            how(Job::new(probe, sampled));
+        }
         let end = *log.lock().unwrap();
         end
     }
 
     #[test]
     fn small_and_large_tasks_run_abandon_and_drop_exactly_once() {
-        assert!(fits::<Probe<'_, 3>>() && !fits::<Probe<'_, 8>>());
+        assert!(fits::<Probe<2>>() && !fits::<Probe<8>>());
         let root = CancelToken::new();
         let env = RunEnv {
             root: &root,
@@ -309,20 +399,21 @@ mod tests {
             stats: None,
         };
         let run = |job: Job| assert_eq!(job.run(&env), Outcome::Completed);
-        for sampled in [false, true] {
-            assert_eq!(ends::<3>(sampled, run), "ran");
-            assert_eq!(ends::<8>(sampled, run), "ran");
+        for (sampled, scoped) in [(false, false), (true, false), (false, true), (true, true)] {
+            assert_eq!(ends::<2>(sampled, scoped, run), "ran");
+            assert_eq!(ends::<8>(sampled, scoped, run), "ran");
             let discard = |job: Job| job.abandon(JobError::Discarded);
-            assert_eq!(ends::<3>(sampled, discard), "abandoned");
-            assert_eq!(ends::<8>(sampled, drop), "abandoned");
-            let taken = ends::<3>(sampled, |job| {
+            assert_eq!(ends::<2>(sampled, scoped, discard), "abandoned");
+            assert_eq!(ends::<8>(sampled, scoped, drop), "abandoned");
+            let taken = ends::<2>(sampled, scoped, |job| {
+                assert_eq!(job.is_scoped(), scoped);
                 // SAFETY: the job was made from this probe type.
-                let _probe = unsafe { job.into_task::<Probe<'_, 3>>() };
+                let _probe = unsafe { job.into_task::<Probe<2>>() };
             });
             assert_eq!(taken, "pending");
-            let taken = ends::<8>(sampled, |job| {
+            let taken = ends::<8>(sampled, scoped, |job| {
                 // SAFETY: the job was made from this probe type.
-                let _probe = unsafe { job.into_task::<Probe<'_, 8>>() };
+                let _probe = unsafe { job.into_task::<Probe<8>>() };
             });
             assert_eq!(taken, "pending");
         }
@@ -332,17 +423,14 @@ mod tests {
     fn a_nudge_is_marked_and_holds_no_task() {
         let nudge = Job::nudge();
         assert!(nudge.is_nudge() && !nudge.is_scoped());
-        let log = Mutex::new("pending");
-        // SAFETY: the job is dropped before `log`.
-        let job = unsafe {
-            Job::new_scoped(
-                Probe::<1> {
-                    log: &log,
-                    _bulk: [0],
-                },
-                false,
-            )
-        };
+        let log = Arc::new(Mutex::new("pending"));
+        let job = Job::new(
+            Probe::<1> {
+                log: Arc::clone(&log),
+                _bulk: [0],
+            },
+            false,
+        );
         assert!(!job.is_nudge());
         drop((nudge, job));
         assert_eq!(*log.lock().unwrap(), "abandoned");

@@ -14,7 +14,7 @@ use crate::handle::JobHandle;
 use crate::job::Job;
 use crate::local::{self, Locals};
 use crate::queue::{PushError, Queue};
-use crate::scope::{self, Scope};
+use crate::scope::{self, Count, Scope};
 use crate::stats::{PoolCounts, Stats, WorkerStats};
 use crate::sync::Arc;
 use crate::task::{catch, Attached, Detached, Outcome, Plain, RunEnv, Task, WithContext};
@@ -584,7 +584,7 @@ impl WorkerPool {
             .map_err(|refused| self.refused(refused, |job| unsafe { job.into_task::<T>() }))
     }
 
-    /// Queues a job that borrows for `'a`, under the pool's policy.
+    /// Queues a job of a scope, which borrows for `'a`, with its count on the scope.
     ///
     /// # Safety
     ///
@@ -593,9 +593,10 @@ impl WorkerPool {
     pub(crate) unsafe fn submit_scoped<'a, T: Task + 'a>(
         &self,
         task: T,
+        count: Count<'a>,
     ) -> Result<(), SubmitError<T>> {
         // SAFETY: the caller's contract is `new_scoped`'s.
-        let job = unsafe { Job::new_scoped(task, self.sampled()) };
+        let job = unsafe { Job::new_scoped(task, count, self.sampled()) };
         admit(&self.shared, job, 0, Admit::Policy)
             // SAFETY: `job` was made from a `T` just above.
             .map_err(|refused| self.refused(refused, |job| unsafe { job.into_task::<T>() }))

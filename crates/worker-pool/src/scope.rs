@@ -2,33 +2,41 @@
 //! returns.
 
 use core::fmt;
-use std::marker::PhantomData;
+use core::marker::PhantomData;
+use core::ptr::NonNull;
 use std::panic::{self, AssertUnwindSafe};
 
 use crate::context::JobContext;
 use crate::error::SubmitError;
 use crate::handle::JobHandle;
-use crate::latch::{Counted, Latch, Pending};
+use crate::latch::Latch;
 use crate::pool::WorkerPool;
 use crate::sync::Mutex;
-use crate::task::{Attached, Detached, Outcome, Plain, RunEnv, Task, WithContext};
-use crate::JobError;
+use crate::task::{Attached, Detached, Outcome, Plain, Task, WithContext};
 
 /// A scope's shared state: its pending jobs and the first panic among them. It lives in
-/// the [`Scope`], on the stack of [`WorkerPool::scope`]'s caller; jobs borrow it.
+/// the [`Scope`], on the stack of [`WorkerPool::scope`]'s caller; each job holds a
+/// [`Count`] on it.
 #[derive(Debug)]
 pub(crate) struct ScopeState {
     latch: Latch,
     panic: Mutex<Option<(String, usize)>>,
 }
 
-impl Counted for ScopeState {
-    fn latch(&self) -> &Latch {
-        &self.latch
-    }
-}
-
 impl ScopeState {
+    pub(crate) fn new() -> ScopeState {
+        ScopeState {
+            latch: Latch::new(),
+            panic: Mutex::new(None),
+        }
+    }
+
+    /// The counts not given up yet, the owner's included.
+    #[cfg(test)]
+    pub(crate) fn pending(&self) -> usize {
+        self.latch.pending()
+    }
+
     fn record_panic(&self, message: &str) {
         let mut panic = self.panic.lock();
         match &mut *panic {
@@ -38,28 +46,52 @@ impl ScopeState {
     }
 }
 
-/// A job of a scope: the job, then its pending count, so the count drops after the
-/// job's closure and captures do.
-struct Scoped<'scope, T> {
-    task: T,
-    pending: Pending<&'scope ScopeState>,
+/// One job's count on its scope, from its submission to its end: a raw pointer to the
+/// scope's state, so that no reference to it outlives the count (see the *Lifetime* of
+/// [`Latch`]). Dropping it gives the count up, also when the job unwinds or is refused.
+#[derive(Debug)]
+pub(crate) struct Count<'scope> {
+    state: NonNull<ScopeState>,
+    scope: PhantomData<&'scope ScopeState>,
 }
 
-impl<T: Task> Task for Scoped<'_, T> {
-    fn run(self, env: &RunEnv<'_>) -> Outcome {
-        let Scoped { task, pending } = self;
-        let outcome = task.run(env);
-        if let Outcome::Panicked(message) = &outcome {
-            pending.owner().record_panic(message);
+// SAFETY: a count points to a `ScopeState` (a latch and a mutex: `Sync`); giving it up
+// on a worker thread is what it is for.
+unsafe impl Send for Count<'_> {}
+
+impl<'scope> Count<'scope> {
+    /// Counts one more job on `state`.
+    ///
+    /// # Safety
+    ///
+    /// The scope must not end — `state` must stay where it is — until the count is
+    /// dropped, which [`run`] ensures by waiting for the latch. (Safe code could leak
+    /// the count instead and leave the scope waiting for ever, which is why only the
+    /// pool makes counts.)
+    pub(crate) unsafe fn new(state: &'scope ScopeState) -> Count<'scope> {
+        state.latch.add();
+        Count {
+            state: NonNull::from(state),
+            scope: PhantomData,
         }
-        outcome
     }
 
-    fn abandon(self, why: JobError) {
-        self.task.abandon(why);
+    /// The job ended as `outcome`: a panic is recorded for the scope to re-raise, then the
+    /// count is given up.
+    pub(crate) fn finish(self, outcome: &Outcome) {
+        if let Outcome::Panicked(message) = outcome {
+            // SAFETY: the count, still held, keeps the state alive.
+            unsafe { self.state.as_ref() }.record_panic(message);
+        }
     }
+}
 
-    const SCOPED: bool = true;
+impl Drop for Count<'_> {
+    fn drop(&mut self) {
+        // SAFETY: made by `new` on a state that lives until the count is given up, which
+        // happens once, here; nothing touches the state through `self` after.
+        unsafe { Latch::count_down(&raw const (*self.state.as_ptr()).latch) }
+    }
 }
 
 /// Submits jobs that may borrow anything that outlives the scope. Made by
@@ -122,16 +154,10 @@ impl<'scope> Scope<'scope, '_> {
     }
 
     fn queue<T: Task + 'scope>(&'scope self, task: T) -> Result<(), SubmitError<T>> {
-        let task = Scoped {
-            task,
-            pending: Pending::new(&self.state),
-        };
-        // SAFETY: `WorkerPool::scope` does not return (nor unwind) before the latch that
-        // `pending` counts on is done, which happens only when this task has been run or
-        // dropped; so whatever it borrows for `'scope` (the scope's state included)
-        // outlives it.
-        let result = unsafe { self.pool.submit_scoped(task) };
-        result.map_err(|error| error.map(|scoped| scoped.task))
+        // SAFETY: `run` does not return (nor unwind) before the latch that the count
+        // holds is done, which happens only once every job has been run or dropped; so
+        // whatever `task` borrows for `'scope` outlives it, and so does the state.
+        unsafe { self.pool.submit_scoped(task, Count::new(&self.state)) }
     }
 }
 
@@ -149,17 +175,14 @@ where
 {
     let scope = Scope {
         pool,
-        state: ScopeState {
-            latch: Latch::new(),
-            panic: Mutex::new(None),
-        },
+        state: ScopeState::new(),
         scope: PhantomData,
         env: PhantomData,
     };
     let result = panic::catch_unwind(AssertUnwindSafe(|| body(&scope)));
     // Soundness: jobs borrow from the caller's frame, so nothing leaves it — not even a
     // panic — before they are all done.
-    scope.state.latch().wait();
+    scope.state.latch.wait();
     let job_panic = scope.state.panic.lock().take();
     match (result, job_panic) {
         (Err(payload), _) => panic::resume_unwind(payload),

@@ -48,11 +48,6 @@ pub(crate) trait Task: Send + Sized {
 
     /// Drops the job unrun, resolving whatever waits for it with `why`.
     fn abandon(self, why: JobError);
-
-    /// Whether the job borrows from a caller's stack ([`Scope`](crate::Scope)): such a
-    /// job must never leave the pool's control, so `shutdown_now` abandons it instead of
-    /// handing it back.
-    const SCOPED: bool = false;
 }
 
 /// Runs `f`, turning a panic into its message.

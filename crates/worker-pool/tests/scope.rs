@@ -52,6 +52,32 @@ fn jobs_borrow_from_the_callers_stack() {
     assert_eq!(numbers, (1..=100).map(|n| n * 3).collect::<Vec<_>>());
 }
 
+/// Every job timed for the stats (a `Timed` around the scoped job, which ran its own
+/// bookkeeping after the job): what a job borrows, and the scope's own state, are freed as
+/// soon as the scope returns, which the job must not outlive by a single reference. Run
+/// under Miri (`cargo xtask miri worker-pool`), which reported the deallocation of a
+/// protected borrow here before scoped jobs held their scope by raw pointer.
+#[test]
+fn timed_scoped_jobs_hold_no_borrow_past_their_end() {
+    let pool = WorkerPool::builder()
+        .workers(2)
+        .sample_timings(1)
+        .build()
+        .unwrap();
+    for round in 0..if cfg!(miri) { 20 } else { 200 } {
+        let data: Vec<u64> = (0..4).map(|n| n + round).collect();
+        let total: u64 = pool.scope(|s| {
+            let halves: Vec<_> = data
+                .chunks(2)
+                .map(|half| s.submit(move || half.iter().sum::<u64>()).unwrap())
+                .collect();
+            halves.into_iter().map(|h| h.join().unwrap()).sum()
+        });
+        assert_eq!(total, 6 + 4 * round);
+        drop(data); // frees what the jobs borrowed, right after the scope
+    }
+}
+
 #[test]
 fn scope_returns_only_after_every_job_finished() {
     let pool = WorkerPool::new(2).unwrap();
