@@ -169,6 +169,12 @@ impl Builder {
 
     /// Called on the worker's thread with every job's panic. A panic of the hook itself
     /// is caught and ignored.
+    ///
+    /// It also hears of a panic while dropping what a job captured when the job never
+    /// ran (cancelled or timed out while queued, evicted under
+    /// [`Rejection::DropOldest`], dropped unrun at a shutdown), with a message that
+    /// starts `"dropping a job that never ran: "`: such a panic is contained there, so
+    /// that it comes out of no unrelated call, and the job counts as what stopped it.
     pub fn on_panic(mut self, hook: impl Fn(JobPanic<'_>) + Send + Sync + 'static) -> Builder {
         self.on_panic = Some(Box::new(hook));
         self

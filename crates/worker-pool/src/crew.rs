@@ -35,6 +35,9 @@ struct State {
     closed: bool,
     /// Workers that exited, to be joined.
     exited: Vec<JoinHandle<()>>,
+    /// The pool was dropped by one of its own jobs, so no one outside will join the
+    /// workers: the last one to exit joins the others.
+    orphaned: bool,
 }
 
 #[derive(Debug)]
@@ -55,6 +58,7 @@ impl Crew {
                 live: 0,
                 closed: false,
                 exited: Vec::new(),
+                orphaned: false,
             }),
             exited: Condvar::new(),
             live: AtomicUsize::new(0),
@@ -156,10 +160,30 @@ impl Crew {
         true
     }
 
-    /// Worker `index` is exiting.
+    /// Worker `index` is exiting. If the pool was dropped by one of its jobs and this is
+    /// the last worker, it joins the others (its own thread, which cannot join itself,
+    /// ends right after, detached).
     pub(crate) fn exit(&self, index: usize, shared: &Shared) {
         let mut state = self.state.lock();
         self.exit_locked(index, shared, &mut state);
+        if !(state.orphaned && state.live == 0) {
+            return;
+        }
+        let exited = std::mem::take(&mut state.exited);
+        drop(state);
+        let me = thread::current().id();
+        for handle in exited {
+            if handle.thread().id() != me {
+                // As in `join`: a worker catches every job's panic.
+                let _ = handle.join();
+            }
+        }
+    }
+
+    /// The pool's last handle is being dropped on one of its own workers, which cannot
+    /// wait for the others: from now on the last worker to exit joins them.
+    pub(crate) fn orphan(&self) {
+        self.state.lock().orphaned = true;
     }
 
     fn exit_locked(&self, index: usize, shared: &Shared, state: &mut State) {

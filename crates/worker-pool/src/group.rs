@@ -56,6 +56,7 @@ where
             // After a failure, that failure is the group's error; otherwise (the group
             // or the pool was cancelled) that the job never ran is.
             group.fail(GroupError::Job(JobError::Cancelled));
+            env.drop_unrun(f);
             return Outcome::Cancelled;
         }
         let cx = JobContext::new(&group.token, None, env.worker);

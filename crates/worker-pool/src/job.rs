@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use crate::error::JobError;
 use crate::scope::Count;
-use crate::task::{Outcome, RunEnv, Task};
+use crate::task::{catch, Outcome, RunEnv, Task};
 
 /// The bytes of a task stored in the job itself: four words hold a closure that
 /// captures three references or `Arc`s plus its bookkeeping (a scoped job's count, a
@@ -330,8 +330,11 @@ impl Job {
 }
 
 impl Drop for Job {
+    /// Abandons the job: the pool's own paths abandon jobs on purpose (and report a panic
+    /// from their drop, see `Shared::abandon`), so a panic here — a queue dropped with
+    /// jobs in it — is contained too, unreported.
     fn drop(&mut self) {
-        self.abandon_in_place(JobError::ShutDown);
+        let _ = catch(|| self.abandon_in_place(JobError::ShutDown));
     }
 }
 
@@ -397,6 +400,7 @@ mod tests {
             root: &root,
             worker: None,
             stats: None,
+            hook: None,
         };
         let run = |job: Job| assert_eq!(job.run(&env), Outcome::Completed);
         for (sampled, scoped) in [(false, false), (true, false), (false, true), (true, true)] {

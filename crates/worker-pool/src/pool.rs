@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use patterns_core::CancelToken;
 
-use crate::builder::{Builder, JobPanic, Rejection};
+use crate::builder::{Builder, Rejection};
 use crate::context::JobContext;
 use crate::crew::Crew;
 use crate::error::{BuildError, BuildErrorKind, JobError, SubmitError};
@@ -17,7 +17,9 @@ use crate::queue::{PushError, Queue};
 use crate::scope::{self, Count, Scope};
 use crate::stats::{PoolCounts, Stats, WorkerStats};
 use crate::sync::Arc;
-use crate::task::{catch, Attached, Detached, Outcome, Plain, RunEnv, Task, WithContext};
+use crate::task::{
+    catch, report, report_unrun, Attached, Detached, Outcome, Plain, RunEnv, Task, WithContext,
+};
 
 /// What the workers and the pool's handles share.
 pub(crate) struct Shared {
@@ -99,7 +101,7 @@ impl Shared {
                 Some(nudge) if nudge.is_nudge() => self.locals.nudged(nudge),
                 Some(oldest) => {
                     self.counts.discarded();
-                    oldest.abandon(JobError::Discarded);
+                    self.abandon(oldest, JobError::Discarded);
                 }
                 None => {}
             }
@@ -117,19 +119,25 @@ impl Shared {
             root: &self.root,
             worker: worker.map(|(index, _)| index),
             stats: worker.map(|(_, stats)| stats),
+            hook: self.config.on_panic.as_ref(),
         };
         // The task catches its closure's panic; this catches what can still unwind out
         // of it — the drop of a result nobody will read, a group's cancel callbacks — so
         // that no panic ever takes a worker down (it would leave a phantom worker).
         let outcome = catch(|| job.run(&env)).unwrap_or_else(Outcome::Panicked);
         if let Outcome::Panicked(message) = &outcome {
-            if let Some(hook) = &self.config.on_panic {
-                let worker = env.worker;
-                // A panicking hook must not take the worker down; nothing to do with it.
-                let _ = catch(|| hook(JobPanic { message, worker }));
-            }
+            report(env.hook, message, env.worker);
         }
         outcome
+    }
+
+    /// Drops `job` unrun, resolving its handle with `why`. A panic from dropping what the
+    /// job captured goes to the hook: it must not come out of the unrelated call that
+    /// abandons it (a submit that evicts it, `shutdown_now`).
+    pub(crate) fn abandon(&self, job: Job, why: JobError) {
+        if let Err(message) = catch(|| job.abandon(why)) {
+            report_unrun(self.config.on_panic.as_ref(), &message, None);
+        }
     }
 }
 
@@ -158,8 +166,13 @@ impl Shared {
 ///   job whose submission finds the queue full and makes the pool grow is the new
 ///   worker's first.
 /// - Dropping the pool is [`shutdown`](WorkerPool::shutdown): queued jobs still run,
-///   and every worker thread is joined. No thread outlives the pool, except that a pool
-///   dropped by one of its own jobs cannot join the thread it is dropped on.
+///   and every worker thread is joined before the drop returns.
+/// - A pool dropped by one of its own jobs (the job held its last handle) cannot wait
+///   for the thread the drop runs on, so its drop only closes the pool and returns at
+///   once; the job goes on, and the other workers run the queued jobs and exit. The last
+///   worker to exit joins every other worker's thread; its own thread, which cannot join
+///   itself, ends right after, unjoined (detached). So no thread of the pool outlives
+///   the last of its jobs by more than its own exit.
 ///
 /// # Jobs that submit jobs
 ///
@@ -429,7 +442,8 @@ impl WorkerPool {
     /// Stops taking jobs, lets the queued ones run, and joins every worker.
     ///
     /// Idempotent. Called from one of the pool's own jobs it only stops the intake (a
-    /// worker cannot join itself); the drop of the pool then joins the rest.
+    /// worker cannot join itself); the drop of the pool then joins the workers (see
+    /// *Guarantees* for a drop inside a job).
     pub fn shutdown(&self) {
         self.shared.crew.close(&self.shared.queue);
         self.shared.crew.join(None);
@@ -472,11 +486,11 @@ impl WorkerPool {
             .into_iter()
             .filter_map(|job| {
                 if job.is_scoped() {
-                    job.abandon(JobError::ShutDown);
+                    self.shared.abandon(job, JobError::ShutDown);
                     None
                 } else {
                     Some(PendingJob {
-                        job,
+                        job: Some(job),
                         shared: self.shared.clone(),
                     })
                 }
@@ -621,7 +635,11 @@ impl WorkerPool {
 
 impl Drop for WorkerPool {
     fn drop(&mut self) {
-        self.shutdown();
+        self.shared.crew.close(&self.shared.queue);
+        if !self.shared.crew.join(None) {
+            // Dropped by one of the pool's own jobs: see the type's *Guarantees*.
+            self.shared.crew.orphan();
+        }
     }
 }
 
@@ -639,15 +657,28 @@ impl fmt::Debug for WorkerPool {
 /// started. Run it here with [`run`](PendingJob::run), or drop it: its handle then reads
 /// [`JobError::ShutDown`].
 pub struct PendingJob {
-    job: Job,
+    /// `None` once run.
+    job: Option<Job>,
     shared: Arc<Shared>,
 }
 
 impl PendingJob {
     /// Runs the job on this thread. Its token has fired (the pool was shut down now); a
     /// panic goes to its handle and the pool's hook, as on a worker.
-    pub fn run(self) {
-        let _ = self.shared.run(self.job, None);
+    pub fn run(mut self) {
+        if let Some(job) = self.job.take() {
+            let _ = self.shared.run(job, None);
+        }
+    }
+}
+
+impl Drop for PendingJob {
+    /// Resolves the job's handle as [`JobError::ShutDown`]. A panic from dropping what the
+    /// job captured goes to the pool's [`on_panic`](Builder::on_panic) hook.
+    fn drop(&mut self) {
+        if let Some(job) = self.job.take() {
+            self.shared.abandon(job, JobError::ShutDown);
+        }
     }
 }
 

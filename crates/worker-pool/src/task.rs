@@ -1,12 +1,14 @@
 //! The kinds of job: a closure plus whatever reports its result, and what running one
 //! comes to.
 
+use core::fmt;
 use std::any::Any;
 use std::panic::{self, AssertUnwindSafe};
 use std::time::Instant;
 
 use patterns_core::CancelToken;
 
+use crate::builder::{JobPanic, PanicHook};
 use crate::context::JobContext;
 use crate::error::JobError;
 use crate::handle::{JobHandle, Slot};
@@ -29,7 +31,6 @@ pub(crate) enum Outcome {
 }
 
 /// What a task sees of the worker running it.
-#[derive(Debug)]
 pub(crate) struct RunEnv<'a> {
     /// The pool's token, fired by `shutdown_now`: the token of jobs that have none of
     /// their own.
@@ -38,6 +39,45 @@ pub(crate) struct RunEnv<'a> {
     pub(crate) worker: Option<usize>,
     /// The worker's stats, where a sampled job's timings go; `None` on a caller's thread.
     pub(crate) stats: Option<&'a WorkerStats>,
+    /// The pool's [`on_panic`](crate::Builder::on_panic) hook.
+    pub(crate) hook: Option<&'a PanicHook>,
+}
+
+impl fmt::Debug for RunEnv<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RunEnv")
+            .field("worker", &self.worker)
+            .field("hook", &self.hook.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl RunEnv<'_> {
+    /// Drops what a job that is not going to run holds (it was cancelled or timed out
+    /// while queued): a panic there is reported to the hook, never passed on, so the job
+    /// still counts as what stopped it.
+    pub(crate) fn drop_unrun<V>(&self, value: V) {
+        if let Err(message) = catch(|| drop(value)) {
+            report_unrun(self.hook, &message, self.worker);
+        }
+    }
+}
+
+/// Hands `message`, a panic while dropping a job that never ran, to `hook`.
+pub(crate) fn report_unrun(hook: Option<&PanicHook>, message: &str, worker: Option<usize>) {
+    report(
+        hook,
+        &format!("dropping a job that never ran: {message}"),
+        worker,
+    );
+}
+
+/// Hands a panic's `message` to `hook`, if the pool has one. A panicking hook must not
+/// take the worker (or the caller) down; nothing to do with its panic.
+pub(crate) fn report(hook: Option<&PanicHook>, message: &str, worker: Option<usize>) {
+    if let Some(hook) = hook {
+        let _ = catch(|| hook(JobPanic { message, worker }));
+    }
 }
 
 /// One kind of job: a closure plus whatever reports its result. Exactly one of `run` and
@@ -137,6 +177,7 @@ impl<C: Call<R>, R: Send> Task for Attached<C, R> {
     fn run(self, env: &RunEnv<'_>) -> Outcome {
         let Attached { call, slot, token } = self;
         if let Err(skipped) = slot.start(token.as_ref()) {
+            env.drop_unrun((call, token));
             return skipped;
         }
         let cx = JobContext::new(

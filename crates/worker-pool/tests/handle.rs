@@ -13,7 +13,8 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use common::{
-    occupy, once_started, recv, settled, submit_gated, with_growing_deadlines, DropFlag, PATIENCE,
+    occupy, once_started, recording_panics, recv, settled, submit_gated, with_growing_deadlines,
+    DropFlag, PanicOnDrop, PATIENCE,
 };
 use patterns_core::{CancelReason, CancelToken};
 use worker_pool::{JobError, WorkerPool};
@@ -117,6 +118,63 @@ fn cancel_before_start_means_the_job_never_runs() {
     assert_eq!(with_context.join(), Err(JobError::Cancelled));
     assert!(!ran.load(Ordering::SeqCst), "neither job ran");
     assert_eq!(JobError::Cancelled.to_string(), "job cancelled");
+}
+
+/// A job cancelled (or timed out, or of a cancelled group) before it started is dropped
+/// unrun by the worker that takes it: a panic from its captures' drop is contained,
+/// reported to the hook, and the job still counts as cancelled, not as a panicked job.
+#[test]
+fn a_panic_dropping_a_skipped_job_leaves_it_counted_as_cancelled() {
+    let (builder, seen) = recording_panics(WorkerPool::builder().workers(1));
+    let pool = builder.build().unwrap();
+    let blocker = occupy(&pool);
+    let doomed = PanicOnDrop("dropping the cancelled job");
+    let cancelled = pool
+        .submit(move || {
+            let _doomed = &doomed;
+        })
+        .unwrap();
+    let doomed = PanicOnDrop("dropping the timed-out job");
+    let timed_out = pool
+        .submit_with_timeout(Duration::ZERO, move |_| {
+            let _doomed = &doomed;
+        })
+        .unwrap();
+    let group = pool.group::<()>();
+    let doomed = PanicOnDrop("dropping the skipped group job");
+    group
+        .submit(move |_| {
+            let _doomed = &doomed;
+            Ok(())
+        })
+        .unwrap();
+    group.cancel();
+    assert!(cancelled.cancel());
+    blocker.release();
+    assert_eq!(cancelled.join(), Err(JobError::Cancelled));
+    assert_eq!(timed_out.join(), Err(JobError::TimedOut));
+    assert!(group.wait().is_err());
+    let stats = settled(&pool, 4);
+    assert_eq!(
+        (
+            stats.completed,
+            stats.panicked,
+            stats.cancelled,
+            stats.timed_out
+        ),
+        (1, 0, 2, 1),
+        "{stats:?}"
+    );
+    let mut seen = seen.lock().unwrap().clone();
+    seen.sort();
+    assert_eq!(
+        seen,
+        [
+            "dropping a job that never ran: dropping the cancelled job",
+            "dropping a job that never ran: dropping the skipped group job",
+            "dropping a job that never ran: dropping the timed-out job",
+        ]
+    );
 }
 
 #[test]

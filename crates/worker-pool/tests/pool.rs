@@ -15,8 +15,8 @@ use std::thread;
 use std::time::Duration;
 
 use common::{
-    occupy, occupy_all, recv, seen_asleep, settled, single, submit_gated, unique_name,
-    with_growing_deadlines, Blocker, DropFlag, PATIENCE,
+    occupy, occupy_all, recording_panics, recv, seen_asleep, settled, single, submit_gated,
+    unique_name, with_growing_deadlines, Blocker, DropFlag, PanicOnDrop, PATIENCE,
 };
 use patterns_core::CancelToken;
 use worker_pool::{
@@ -374,6 +374,40 @@ fn drop_oldest_policy_evicts_the_oldest_queued_job() {
         JobError::Discarded.to_string(),
         "job discarded from a full queue to make room for a newer one"
     );
+}
+
+/// The eviction happens inside an unrelated caller's `submit`: a panic from dropping the
+/// evicted job's captures must not come out of it, nor cost the new job its place.
+#[test]
+fn a_panic_dropping_an_evicted_job_stays_out_of_the_submit_that_evicted_it() {
+    for priorities in [false, true] {
+        let (builder, seen) = recording_panics(
+            WorkerPool::builder()
+                .workers(1)
+                .queue_capacity(1)
+                .priorities(priorities)
+                .rejection(Rejection::DropOldest),
+        );
+        let pool = builder.build().unwrap();
+        let blocker = occupy(&pool);
+        let doomed = PanicOnDrop("dropping the evicted job");
+        let evicted = pool
+            .submit(move || {
+                let _doomed = &doomed;
+            })
+            .unwrap();
+        let newer = pool.submit(|| "newer").expect("the newer job is queued");
+        assert_eq!(evicted.join(), Err(JobError::Discarded));
+        blocker.release();
+        assert_eq!(newer.join(), Ok("newer"));
+        pool.shutdown();
+        let stats = pool.stats();
+        assert_eq!((stats.discarded, stats.panicked), (1, 0), "{stats:?}");
+        assert_eq!(
+            *seen.lock().unwrap(),
+            ["dropping a job that never ran: dropping the evicted job"]
+        );
+    }
 }
 
 #[test]

@@ -335,6 +335,75 @@ fn dropping_the_pool_inside_its_own_job_does_not_deadlock() {
     );
 }
 
+/// Runs `on_exit` when the current thread ends, after its main function returned: what
+/// a thread that joins it waits for.
+fn at_thread_exit(on_exit: impl FnOnce() + 'static) {
+    struct AtExit(Option<Box<dyn FnOnce()>>);
+    impl Drop for AtExit {
+        fn drop(&mut self) {
+            if let Some(on_exit) = self.0.take() {
+                on_exit();
+            }
+        }
+    }
+    thread_local! {
+        static AT_EXIT: RefCell<Option<AtExit>> = const { RefCell::new(None) };
+    }
+    AT_EXIT.with(|slot| *slot.borrow_mut() = Some(AtExit(Some(Box::new(on_exit)))));
+}
+
+/// The pool is dropped by its own job, on worker A, while worker B has already exited:
+/// A, the last worker out, joins B — it ends only after B's thread has finished, which
+/// the test holds back (B's thread-exit code waits on a gate). Without that join, A's
+/// thread would end at once, leaving B's unjoined.
+#[test]
+fn a_pool_dropped_by_its_own_job_is_joined_by_its_last_worker() {
+    let name = unique_name("in-job-drop");
+    let pool = Arc::new(
+        WorkerPool::builder()
+            .workers(2)
+            .name(&name)
+            .build()
+            .unwrap(),
+    );
+    let (a_ended_tx, a_ended) = std::sync::mpsc::channel();
+    let (b_exiting_tx, b_exiting) = std::sync::mpsc::channel();
+    let b_gate = CancelToken::new();
+    let drop_gate = CancelToken::new();
+    let a = submit_gated(&drop_gate, |gated| {
+        let pool = pool.clone();
+        pool.clone()
+            .submit_with(move |cx| {
+                gated.enter();
+                at_thread_exit(move || a_ended_tx.send(()).unwrap());
+                drop(pool); // the last handle: the pool's drop runs on this worker
+                recv(&b_exiting, "worker B to exit"); // so that A is the last out
+                cx.worker_index().unwrap()
+            })
+            .unwrap()
+    });
+    let b_gate_in_job = b_gate.clone();
+    let b = pool
+        .submit(move || {
+            at_thread_exit(move || {
+                b_exiting_tx.send(()).unwrap();
+                b_gate_in_job.wait();
+            });
+        })
+        .unwrap();
+    assert_eq!(b.join(), Ok(()));
+    drop(pool);
+    drop_gate.cancel();
+    let a_index = a.join().unwrap();
+    let a_thread = format!("{name}-{a_index}");
+    assert!(
+        seen_asleep(&a_thread, || a_ended.try_recv().is_ok()),
+        "the last worker ended without joining the one still finishing"
+    );
+    b_gate.cancel();
+    recv(&a_ended, "the last worker to end, once it joined the other");
+}
+
 #[test]
 fn scoped_jobs_are_never_handed_back() {
     let pool = WorkerPool::new(1).unwrap();

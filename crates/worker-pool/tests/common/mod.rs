@@ -298,6 +298,29 @@ impl Drop for DropFlag {
     }
 }
 
+/// A value whose drop panics with `message`: the captures of a job whose drop goes wrong.
+#[derive(Debug)]
+pub(crate) struct PanicOnDrop(pub(crate) &'static str);
+
+impl Drop for PanicOnDrop {
+    fn drop(&mut self) {
+        if !thread::panicking() {
+            panic!("{}", self.0);
+        }
+    }
+}
+
+/// A pool builder whose `on_panic` hook records every message it is given, and those
+/// messages.
+pub(crate) fn recording_panics(builder: Builder) -> (Builder, Arc<std::sync::Mutex<Vec<String>>>) {
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let hook = {
+        let seen = seen.clone();
+        move |panic: worker_pool::JobPanic<'_>| seen.lock().unwrap().push(panic.message.to_owned())
+    };
+    (builder.on_panic(hook), seen)
+}
+
 /// Runs `attempt` with a deadline of 1 ms, then 10 ms, … up to 10 s, until it returns
 /// true: it submits a job with that deadline and says whether the job started before
 /// the deadline passed, which a loaded machine may not manage in a millisecond. Fails
