@@ -17,13 +17,15 @@
 //! value sets it to `head + one_lap`, the position one lap later.
 
 use core::fmt;
-use core::mem::MaybeUninit;
+use core::mem::{self, MaybeUninit};
 use std::collections::VecDeque;
 
 use crossbeam_utils::CachePadded;
 use patterns_core::Backoff;
 
+use crate::channel::MAX_CAPACITY;
 use crate::context::{Context, Operation, Selected, Side, Spin};
+use crate::error::CapacityError;
 use crate::sync::atomic::{self, AtomicUsize, Ordering};
 use crate::sync::UnsafeCell;
 use crate::wait::{Failure, Wait};
@@ -93,27 +95,47 @@ pub(crate) struct Array<T> {
 }
 
 impl<T> Array<T> {
-    /// A ring of `cap >= 1` slots.
-    pub(crate) fn new(cap: usize) -> Self {
+    /// The largest capacity a ring of `T` can have: `MAX_CAPACITY` (the stamps' limit),
+    /// or fewer if that many slots would not fit in `isize::MAX` bytes.
+    pub(crate) fn max_capacity() -> usize {
+        let slot = mem::size_of::<Slot<T>>();
+        MAX_CAPACITY.min(isize::MAX as usize / slot)
+    }
+
+    /// A ring of `cap >= 1` slots, allocated up front.
+    ///
+    /// Fails, instead of panicking or aborting as a plain allocation would, if the slots
+    /// cannot be laid out or allocated: a capacity is often configuration, read at run
+    /// time.
+    pub(crate) fn try_new(cap: usize) -> Result<Self, CapacityError> {
         debug_assert!(cap >= 1);
+        let max = Self::max_capacity();
+        if cap > max {
+            return Err(CapacityError::TooLarge { capacity: cap, max });
+        }
+        let mut buffer = Vec::new();
+        buffer
+            .try_reserve_exact(cap)
+            .map_err(|_| CapacityError::OutOfMemory {
+                capacity: cap,
+                bytes: cap * mem::size_of::<Slot<T>>(),
+            })?;
+        buffer.extend((0..cap).map(|i| Slot {
+            stamp: AtomicUsize::new(i),
+            msg: UnsafeCell::new(MaybeUninit::uninit()),
+        }));
         let mark_bit = (cap + 1).next_power_of_two();
-        let buffer = (0..cap)
-            .map(|i| Slot {
-                stamp: AtomicUsize::new(i),
-                msg: UnsafeCell::new(MaybeUninit::uninit()),
-            })
-            .collect();
-        Array {
+        Ok(Array {
             head: CachePadded::new(AtomicUsize::new(0)),
             tail: CachePadded::new(AtomicUsize::new(0)),
-            buffer,
+            buffer: buffer.into_boxed_slice(),
             cap,
             mark_bit,
             one_lap: mark_bit * 2,
             room: ((cap - 1) / 2).min(ROOM_LIMIT),
             senders: SyncWaker::new(),
             receivers: SyncWaker::new(),
-        }
+        })
     }
 
     /// Claims up to `want` adjacent free slots (never wrapping past the end of the buffer).
@@ -268,8 +290,10 @@ impl<T> Array<T> {
         self.receivers.notify(1);
     }
 
-    /// Moves the values out of claimed slots into `out`, frees the slots, wakes senders.
-    fn drain_into(&self, index: usize, stamp: usize, count: usize, out: &mut impl Extend<T>) {
+    /// Moves the values out of claimed slots into `out`, which has room for them (so
+    /// nothing here can panic), frees the slots, wakes senders.
+    fn drain_into(&self, index: usize, stamp: usize, count: usize, out: &mut Vec<T>) {
+        debug_assert!(out.capacity() - out.len() >= count);
         out.extend((0..count).map(|i| {
             let slot = &self.buffer[index + i];
             // SAFETY: the compare-and-swap in `claim_recv` gave this thread alone the slot
@@ -521,9 +545,15 @@ impl<T> Array<T> {
     }
 
     /// Moves up to `max` values into `out` without blocking, as few claims as possible.
+    ///
+    /// `out` grows before each claim, never after: once slots are claimed nothing may
+    /// fail before they are emptied and freed, or they would stay claimed for good, and
+    /// growing a `Vec` can panic.
     pub(crate) fn try_recv_many(&self, out: &mut Vec<T>, max: usize) -> Result<usize, Failure> {
         let mut taken = 0;
         while taken < max {
+            // A claim takes at most `max - taken` slots, and never more than the ring has.
+            out.reserve((max - taken).min(self.cap));
             match self.claim_recv(max - taken, Probe::Exact) {
                 Claim::Got {
                     index,
@@ -551,6 +581,8 @@ impl<T> Array<T> {
         if max == 0 {
             return Ok(0);
         }
+        // Before the value is taken: `push` must not grow `out` (see `try_recv_many`).
+        out.reserve(1);
         let first = self.recv(wait)?;
         out.push(first);
         match self.try_recv_many(out, max - 1) {
@@ -573,6 +605,17 @@ impl<T> Array<T> {
 
     pub(crate) fn is_closed(&self) -> bool {
         self.tail.load(Ordering::SeqCst) & self.mark_bit != 0
+    }
+
+    /// Drops every queued value: the last receiver is gone and the channel closed, so
+    /// nothing would ever take them (std's channel drops them then, rather than when the
+    /// last sender goes). Values a sender claimed room for before the close are waited
+    /// for. If a value's drop panics, the rest are still dropped, then the panic goes on.
+    pub(crate) fn discard_all(&self) {
+        debug_assert!(self.is_closed());
+        let tail = self.tail.load(Ordering::SeqCst) & !self.mark_bit;
+        let mut rest = Discard { array: self, tail };
+        while rest.drop_next() {}
     }
 
     pub(crate) fn is_empty(&self) -> bool {
@@ -626,21 +669,54 @@ unsafe impl<T: Send> Sync for Array<T> {}
 
 impl<T> Drop for Array<T> {
     fn drop(&mut self) {
-        // No other handle exists, so every claimed slot has been filled or emptied: the
+        // No other handle exists: every claimed slot has been filled or emptied, and the
         // values between head and tail are exactly the initialized ones.
-        let head = self.head.load(Ordering::Relaxed);
-        let tail = self.tail.load(Ordering::Relaxed);
-        let hix = head & (self.mark_bit - 1);
-        for i in 0..self.len_between(head, tail) {
-            let index = (hix + i) % self.cap;
-            self.buffer[index].msg.with_mut(|p| {
-                // SAFETY: `&mut self` excludes every other access, and the slot lies
-                // between head and tail, so it holds an initialized value that nobody
-                // took: it is dropped exactly once, here. Covered by the loom model
-                // `dropping_a_full_channel_drops_each_value_once`.
-                unsafe { (*p).assume_init_drop() }
-            });
+        self.discard_all();
+    }
+}
+
+/// The values [`Array::discard_all`] has still to drop: one at a time from `head` up to
+/// `tail`, and, if one value's drop panics, the rest as the panic unwinds through this
+/// guard's own drop — so none is leaked (as `Vec` does; a second panic aborts).
+struct Discard<'a, T> {
+    array: &'a Array<T>,
+    /// The final `tail`, without the close bit.
+    tail: usize,
+}
+
+impl<T> Discard<'_, T> {
+    /// Drops the value at `head`; false once none is left.
+    fn drop_next(&mut self) -> bool {
+        let array = self.array;
+        let head = array.head.load(Ordering::Relaxed);
+        if head == self.tail {
+            return false;
         }
+        let index = head & (array.mark_bit - 1);
+        let slot = &array.buffer[index];
+        // A sender that claimed the slot before the close may still be writing it.
+        let backoff = Backoff::new();
+        while slot.stamp.load(Ordering::Acquire) != head + 1 {
+            backoff.snooze();
+        }
+        // SAFETY: the channel is closed and its last receiver gone (or the ring is being
+        // dropped), so this thread is the only reader; the stamp says the slot holds an
+        // initialized value, moved out exactly once here — `head` moves past it before
+        // the value is dropped, so a panicking drop cannot make it be dropped again.
+        // Covered by the loom models `dropping_a_full_channel_drops_each_value_once` and
+        // `the_last_receiver_s_drop_discards_the_queue_while_a_sender_writes`.
+        let msg = slot.msg.with(|p| unsafe { (*p).assume_init_read() });
+        slot.stamp
+            .store(head.wrapping_add(array.one_lap), Ordering::Release);
+        array.head.store(array.advance(head, 1), Ordering::Release);
+        drop(msg);
+        true
+    }
+}
+
+impl<T> Drop for Discard<'_, T> {
+    fn drop(&mut self) {
+        while self.drop_next() {}
     }
 }
 

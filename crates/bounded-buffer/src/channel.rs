@@ -1,6 +1,7 @@
 //! The channel's handles: [`Sender`], [`Receiver`] and [`channel`].
 
 use core::fmt;
+use std::panic::{RefUnwindSafe, UnwindSafe};
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
@@ -9,8 +10,8 @@ use patterns_core::CancelToken;
 use crate::array::Array;
 use crate::context::{Context, Operation, Side};
 use crate::error::{
-    RecvCancelError, RecvError, RecvTimeoutError, SendCancelError, SendError, SendIterError,
-    SendManyError, SendTimeoutError, TryRecvError, TrySendError,
+    CapacityError, RecvCancelError, RecvError, RecvTimeoutError, SendCancelError, SendError,
+    SendIterError, SendManyError, SendTimeoutError, TryRecvError, TrySendError,
 };
 use crate::iter::{Iter, TryIter};
 use crate::sync::atomic::{AtomicUsize, Ordering};
@@ -18,8 +19,9 @@ use crate::sync::Arc;
 use crate::wait::{Failure, Interrupt, Wait};
 use crate::zero::{Packet, Zero};
 
-/// The largest capacity [`channel`] accepts: the ring's stamps need two bits above the
-/// largest index.
+/// The largest capacity [`channel`] accepts for any `T`: the ring's stamps need two bits
+/// above the largest index. For a given `T` the limit may be lower, as the slots must fit
+/// in memory: see [`max_capacity`].
 pub const MAX_CAPACITY: usize = usize::MAX >> 4;
 
 /// How many values `send_iter` takes from its iterator per batch.
@@ -33,8 +35,9 @@ const ITER_BATCH: usize = 64;
 ///
 /// # Panics
 ///
-/// If `capacity > MAX_CAPACITY`; use [`try_channel`] to get an error instead. (The
-/// memory for `capacity` slots is allocated up front, as `Vec::with_capacity` does.)
+/// If the `capacity` slots cannot be allocated (see [`try_channel`], which returns the
+/// error instead). The memory for `capacity` slots is allocated up front, as
+/// `Vec::with_capacity` does.
 ///
 /// # Examples
 ///
@@ -54,19 +57,26 @@ pub fn channel<T>(capacity: usize) -> (Sender<T>, Receiver<T>) {
     }
 }
 
-/// [`channel`], with a too-large capacity as an error rather than a panic.
+/// [`channel`], with a capacity that cannot be allocated as an error rather than a panic
+/// (or an abort, as a failed allocation would be).
 ///
 /// # Errors
 ///
-/// [`CapacityError`] if `capacity > MAX_CAPACITY`.
+/// [`CapacityError::TooLarge`] if `capacity > max_capacity::<T>()`;
+/// [`CapacityError::OutOfMemory`] if the allocator refused the memory for the slots.
+///
+/// ```
+/// use bounded_buffer::{try_channel, CapacityError};
+///
+/// let error = try_channel::<u64>(usize::MAX).unwrap_err();
+/// assert!(matches!(error, CapacityError::TooLarge { .. }));
+/// assert!(try_channel::<u64>(1024).is_ok());
+/// ```
 pub fn try_channel<T>(capacity: usize) -> Result<(Sender<T>, Receiver<T>), CapacityError> {
-    if capacity > MAX_CAPACITY {
-        return Err(CapacityError { capacity });
-    }
     let flavor = if capacity == 0 {
         Flavor::Zero(Zero::new())
     } else {
-        Flavor::Array(Array::new(capacity))
+        Flavor::Array(Array::try_new(capacity)?)
     };
     let chan = Arc::new(Chan {
         flavor,
@@ -81,12 +91,18 @@ pub fn try_channel<T>(capacity: usize) -> Result<(Sender<T>, Receiver<T>), Capac
     ))
 }
 
-/// [`try_channel`] was asked for more than [`MAX_CAPACITY`] slots.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("channel capacity {capacity} exceeds the maximum of {MAX_CAPACITY}")]
-pub struct CapacityError {
-    /// The capacity asked for.
-    pub capacity: usize,
+/// The largest capacity a channel of `T` can be asked for: [`MAX_CAPACITY`], or fewer
+/// when that many slots of `T` (one value and one stamp word each) would not fit in
+/// `isize::MAX` bytes. Whether the allocator grants that much is another matter:
+/// [`try_channel`] reports a refusal as [`CapacityError::OutOfMemory`].
+///
+/// ```
+/// assert_eq!(bounded_buffer::max_capacity::<()>(), bounded_buffer::MAX_CAPACITY);
+/// assert!(bounded_buffer::max_capacity::<u64>() < bounded_buffer::MAX_CAPACITY);
+/// ```
+#[must_use]
+pub fn max_capacity<T>() -> usize {
+    Array::<T>::max_capacity()
 }
 
 struct Chan<T> {
@@ -153,9 +169,12 @@ impl<T> Chan<T> {
             (Flavor::Array(array), Some(wait)) => array.recv_many(out, max, wait),
             (Flavor::Zero(_), _) if max == 0 => Ok(0),
             (Flavor::Zero(zero), wait) => {
+                // Room first: a value taken must not be lost to a panic growing `out`.
+                out.reserve(1);
                 out.push(zero.recv(wait)?);
                 let mut taken = 1;
                 while taken < max {
+                    out.reserve(1);
                     match zero.recv(None) {
                         Ok(msg) => out.push(msg),
                         Err(_) => break,
@@ -171,6 +190,16 @@ impl<T> Chan<T> {
         match &self.flavor {
             Flavor::Array(array) => array.close(),
             Flavor::Zero(zero) => zero.close(),
+        }
+    }
+
+    /// The last receiver is gone: drops what no one will ever receive.
+    fn discard_all(&self) {
+        match &self.flavor {
+            Flavor::Array(array) => array.discard_all(),
+            // Parked senders hold their own values, and get them back as the close wakes
+            // them.
+            Flavor::Zero(_) => {}
         }
     }
 
@@ -222,7 +251,10 @@ pub struct Sender<T> {
 /// one of them.
 ///
 /// Dropping the last `Receiver` closes the channel: sends fail at once and give the value
-/// back. Values still queued are dropped when the last handle of either kind goes.
+/// back, and the values still queued are dropped there and then, as no one can receive
+/// them any more (std's channel does the same). If one of their drops panics, the others
+/// are still dropped, then the panic goes on out of the `Receiver`'s drop, as from a
+/// `Vec`'s.
 pub struct Receiver<T> {
     chan: Arc<Chan<T>>,
 }
@@ -564,6 +596,15 @@ macro_rules! shared_methods {
 shared_methods!(Sender);
 shared_methods!(Receiver);
 
+// A handle is unwind safe whatever `T` is, as std's and crossbeam's are: a panic cannot
+// leave the channel half-updated for another thread or a `catch_unwind` caller to see —
+// every operation either completed or left the queue as it was (see the crate's
+// *Guarantees*).
+impl<T> UnwindSafe for Sender<T> {}
+impl<T> RefUnwindSafe for Sender<T> {}
+impl<T> UnwindSafe for Receiver<T> {}
+impl<T> RefUnwindSafe for Receiver<T> {}
+
 impl<T> Clone for Sender<T> {
     fn clone(&self) -> Self {
         self.chan.senders.fetch_add(1, Ordering::Relaxed);
@@ -594,6 +635,7 @@ impl<T> Drop for Receiver<T> {
     fn drop(&mut self) {
         if self.chan.receivers.fetch_sub(1, Ordering::AcqRel) == 1 {
             self.chan.close();
+            self.chan.discard_all();
         }
     }
 }

@@ -219,3 +219,36 @@ impl From<RecvError> for RecvCancelError {
         RecvCancelError::Closed
     }
 }
+
+/// [`try_channel`](crate::try_channel) could not make a channel of the capacity asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CapacityError {
+    /// More slots than a channel of this value type can have: see
+    /// [`max_capacity`](crate::max_capacity).
+    #[error("channel capacity {capacity} exceeds the maximum of {max} for this value type")]
+    TooLarge {
+        /// The capacity asked for.
+        capacity: usize,
+        /// The largest capacity for this value type.
+        max: usize,
+    },
+    /// The allocator refused the memory for the slots.
+    #[error("cannot allocate {bytes} bytes for a channel of capacity {capacity}")]
+    OutOfMemory {
+        /// The capacity asked for.
+        capacity: usize,
+        /// The bytes the slots need.
+        bytes: usize,
+    },
+}
+
+impl CapacityError {
+    /// The capacity that was asked for.
+    pub fn capacity(&self) -> usize {
+        match *self {
+            CapacityError::TooLarge { capacity, .. }
+            | CapacityError::OutOfMemory { capacity, .. } => capacity,
+        }
+    }
+}

@@ -118,7 +118,13 @@
 //! # Guarantees
 //!
 //! * **Each value is received exactly once**, or handed back to its sender, or — if it was
-//!   still queued when the last handle went — dropped exactly once with the channel.
+//!   still queued when the last receiver went — dropped exactly once, right then. If a
+//!   value's `Drop` panics, the others queued with it are still dropped (as a `Vec`
+//!   drops all its elements), then the panic goes on.
+//! * **Panic safe**: no panic in user code (a value's `Drop`, a `Vec` growing in
+//!   [`recv_many`](Receiver::recv_many)) leaves the channel unusable or loses a value
+//!   that was not being dropped: batch receives make room in the `Vec` before they take
+//!   values from the ring.
 //! * **FIFO** per sender: values from one sender arrive in the order it sent them.
 //! * **No lost wake-ups, no busy waiting**: a blocked operation wakes when it can proceed,
 //!   the channel closes, its deadline passes or its token fires; while blocked it is
@@ -148,10 +154,10 @@ mod zero;
 
 use patterns_core::sync;
 
-pub use channel::{channel, try_channel, CapacityError, Receiver, Sender, MAX_CAPACITY};
+pub use channel::{channel, max_capacity, try_channel, Receiver, Sender, MAX_CAPACITY};
 pub use error::{
-    RecvCancelError, RecvError, RecvTimeoutError, SendCancelError, SendError, SendIterError,
-    SendManyError, SendTimeoutError, TryRecvError, TrySendError,
+    CapacityError, RecvCancelError, RecvError, RecvTimeoutError, SendCancelError, SendError,
+    SendIterError, SendManyError, SendTimeoutError, TryRecvError, TrySendError,
 };
 pub use iter::{IntoIter, Iter, TryIter};
 pub use select::{Select, SelectCancelError, SelectTimeoutError, TrySelectError};

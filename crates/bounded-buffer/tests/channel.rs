@@ -502,9 +502,227 @@ fn try_send_error_predicates() {
     assert!(!TrySendError::Closed(1).is_full());
 }
 
+/// As std's and crossbeam's: a handle can be used inside `catch_unwind` without
+/// `AssertUnwindSafe`, whatever the value type (here one that is not unwind safe).
+#[test]
+fn handles_are_unwind_safe() {
+    fn assert_unwind_safe<T: std::panic::UnwindSafe + std::panic::RefUnwindSafe>(_: &T) {}
+    let (tx, rx) = channel::<std::cell::Cell<u8>>(1);
+    assert_unwind_safe(&tx);
+    assert_unwind_safe(&rx);
+    let sent = std::panic::catch_unwind(|| tx.send(std::cell::Cell::new(7)).is_ok());
+    assert_eq!(sent.ok(), Some(true));
+    let received = std::panic::catch_unwind(|| rx.recv().map(std::cell::Cell::into_inner));
+    assert_eq!(received.ok(), Some(Ok(7)));
+}
+
 #[test]
 fn handles_are_send_and_sync() {
     fn assert_send_sync<T: Send + Sync>() {}
     assert_send_sync::<bounded_buffer::Sender<Vec<u8>>>();
     assert_send_sync::<bounded_buffer::Receiver<Vec<u8>>>();
+}
+
+/// A zero-sized value that counts its drops in `ZST_DROPS`.
+#[derive(Debug, PartialEq)]
+struct Zst;
+
+static ZST_DROPS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+impl Drop for Zst {
+    fn drop(&mut self) {
+        ZST_DROPS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// A `Vec` that cannot grow by a single element: pushing or reserving panics with
+/// "capacity overflow" — what a batch receive meets when its `Vec` cannot grow.
+// The lint is about sized elements, whose `set_len` exposes uninitialized memory.
+#[allow(clippy::uninit_vec)]
+fn full_vec() -> Vec<Zst> {
+    let mut full = Vec::new();
+    // SAFETY: `Zst` is zero-sized, so `usize::MAX` of them need no memory and no
+    // initialization; the vector is only ever forgotten, never read or dropped.
+    unsafe { full.set_len(usize::MAX) };
+    full
+}
+
+/// Runs `f`, which must panic.
+fn must_panic(what: &str, f: impl FnOnce()) {
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+    assert!(result.is_err(), "{what} did not panic");
+}
+
+/// A batch receive whose `Vec` cannot grow panics before it takes anything: the values
+/// stay queued and the channel works on (it used to claim the slots first, and every
+/// later operation on the ring spun for ever on them).
+#[test]
+fn a_panic_growing_the_batch_vec_takes_nothing_and_wedges_nothing() {
+    let (tx, rx) = channel(4);
+    for _ in 0..3 {
+        tx.send(Zst).unwrap();
+    }
+    for blocking in [false, true] {
+        let mut full = full_vec();
+        must_panic("the batch receive", || {
+            let _ = if blocking {
+                rx.recv_many(&mut full, 2)
+            } else {
+                rx.try_recv_many(&mut full, 2).map_err(|_| RecvError)
+            };
+        });
+        std::mem::forget(full);
+    }
+    // Bounded: before the fix these spun for ever.
+    let worker = thread::spawn(move || {
+        tx.try_send(Zst).unwrap();
+        let mut got = Vec::new();
+        let taken = rx.try_recv_many(&mut got, 10);
+        (taken, got.len())
+    });
+    eventually("the channel to work after the panic", || {
+        worker.is_finished().then_some(())
+    });
+    let (taken, len) = worker.join().unwrap();
+    assert_eq!((taken, len), (Ok(4), 4), "every value is still there");
+}
+
+#[test]
+fn a_panic_growing_the_batch_vec_loses_no_rendezvous_value() {
+    let (tx, rx) = channel(0);
+    let sender = thread::spawn(move || tx.send(Zst).is_ok());
+    let mut full = full_vec();
+    must_panic("the rendezvous batch receive", || {
+        let _ = rx.recv_many(&mut full, 2);
+    });
+    std::mem::forget(full);
+    let drops = ZST_DROPS.load(std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(
+        rx.recv(),
+        Ok(Zst),
+        "the sender's value was not taken and lost"
+    );
+    assert!(sender.join().unwrap());
+    assert!(ZST_DROPS.load(std::sync::atomic::Ordering::SeqCst) > drops);
+}
+
+/// A value that counts its drops, and panics in its drop if told to.
+struct Noisy {
+    drops: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    panics: bool,
+}
+
+impl Drop for Noisy {
+    fn drop(&mut self) {
+        self.drops.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        if self.panics {
+            panic!("a queued value's drop panics");
+        }
+    }
+}
+
+/// Fills a ring of 8 whose head is not at slot 0 (so the queue wraps) with values of
+/// which one panics when dropped; returns the ends and the drop count.
+fn wrapped_ring_with_a_panicking_value() -> (
+    bounded_buffer::Sender<Noisy>,
+    bounded_buffer::Receiver<Noisy>,
+    std::sync::Arc<std::sync::atomic::AtomicUsize>,
+) {
+    let drops = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let noisy = |panics| Noisy {
+        drops: drops.clone(),
+        panics,
+    };
+    let (tx, rx) = channel(8);
+    for _ in 0..3 {
+        tx.send(noisy(false)).unwrap();
+        drop(rx.recv().unwrap());
+    }
+    for n in 0..8 {
+        tx.send(noisy(n == 2)).unwrap();
+    }
+    drops.store(0, std::sync::atomic::Ordering::SeqCst);
+    (tx, rx, drops)
+}
+
+/// As a `Vec` does: a panic in one queued value's drop does not leak the others.
+#[test]
+fn a_panicking_drop_of_a_queued_value_still_drops_the_rest() {
+    // Dropped with the channel (the senders went first)...
+    let (tx, rx, drops) = wrapped_ring_with_a_panicking_value();
+    drop(tx);
+    must_panic("dropping the channel", || drop(rx));
+    assert_eq!(drops.load(std::sync::atomic::Ordering::SeqCst), 8);
+    // ... or when the last receiver goes, senders still there.
+    let (tx, rx, drops) = wrapped_ring_with_a_panicking_value();
+    must_panic("dropping the last receiver", || drop(rx));
+    assert_eq!(drops.load(std::sync::atomic::Ordering::SeqCst), 8);
+    assert!(tx.is_empty() && tx.is_closed());
+}
+
+/// std's channel drops what no one can receive any more when the last receiver goes; so
+/// do we, instead of keeping the values until the last sender goes too.
+#[test]
+fn values_still_queued_are_dropped_when_the_last_receiver_goes() {
+    let drops = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let noisy = || Noisy {
+        drops: drops.clone(),
+        panics: false,
+    };
+    let (tx, rx) = channel(4);
+    for _ in 0..3 {
+        tx.send(noisy()).unwrap();
+    }
+    let second = rx.clone();
+    drop(rx);
+    assert_eq!(
+        drops.load(std::sync::atomic::Ordering::SeqCst),
+        0,
+        "one receiver is left"
+    );
+    drop(second);
+    assert_eq!(
+        drops.load(std::sync::atomic::Ordering::SeqCst),
+        3,
+        "dropped at once"
+    );
+    assert!(tx.is_empty());
+    let back = tx.send(noisy()).unwrap_err().into_inner();
+    drop(back);
+    assert_eq!(drops.load(std::sync::atomic::Ordering::SeqCst), 4);
+}
+
+/// A capacity is often configuration: one that cannot be allocated is an error, never a
+/// panic inside the allocator's arithmetic or an abort on a refused allocation.
+#[test]
+fn capacities_that_cannot_be_allocated_are_errors() {
+    use bounded_buffer::{max_capacity, try_channel, CapacityError, MAX_CAPACITY};
+    let max = max_capacity::<u64>();
+    assert!(max < MAX_CAPACITY, "16-byte slots cannot all fit");
+    assert_eq!(
+        try_channel::<u64>(MAX_CAPACITY).unwrap_err(),
+        CapacityError::TooLarge {
+            capacity: MAX_CAPACITY,
+            max
+        }
+    );
+    assert!(matches!(
+        try_channel::<u64>(max + 1),
+        Err(CapacityError::TooLarge { .. })
+    ));
+    // 16 TiB: a valid layout that no allocator here grants.
+    let error = try_channel::<u64>(1 << 40).unwrap_err();
+    assert_eq!(
+        error,
+        CapacityError::OutOfMemory {
+            capacity: 1 << 40,
+            bytes: 16 << 40
+        }
+    );
+    assert_eq!(error.capacity(), 1 << 40);
+    assert_eq!(
+        error.to_string(),
+        "cannot allocate 17592186044416 bytes for a channel of capacity 1099511627776"
+    );
+    assert_eq!(max_capacity::<()>(), MAX_CAPACITY);
 }

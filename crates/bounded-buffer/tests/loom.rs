@@ -168,6 +168,32 @@ fn dropping_a_full_channel_drops_each_value_once() {
     });
 }
 
+/// The last receiver's drop discards what is queued while a sender may be halfway
+/// through a send (room claimed, value not yet written): the discard waits for the value
+/// and drops it, or the send fails on the close and hands its value back — dropped
+/// exactly once either way, and by the time both threads are done.
+#[test]
+fn the_last_receiver_s_drop_discards_the_queue_while_a_sender_writes() {
+    loom::model(|| {
+        let drops = Arc::new(AtomicUsize::new(0));
+        let (tx, rx) = channel(2);
+        tx.send(Counted {
+            id: 0,
+            drops: Arc::clone(&drops),
+        })
+        .unwrap();
+        let late = Counted {
+            id: 1,
+            drops: Arc::clone(&drops),
+        };
+        let sender = thread::spawn(move || tx.send(late).map_err(|e| e.into_inner().id));
+        drop(rx);
+        let sent = sender.join().unwrap();
+        assert!(matches!(sent, Ok(()) | Err(1)), "{sent:?}");
+        assert_eq!(drops.load(Ordering::SeqCst), 2, "each value dropped once");
+    });
+}
+
 #[test]
 fn cancel_racing_a_blocked_send_hands_the_value_back() {
     loom::model(|| {

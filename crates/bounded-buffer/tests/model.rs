@@ -469,8 +469,8 @@ impl Harness {
                 }
             }
         }
-        if self.senders.is_empty() && self.receivers.is_empty() {
-            // The channel is gone, and the values in it with it.
+        if self.receivers.is_empty() {
+            // No one can receive what is queued: it is dropped with the last receiver.
             self.model.queue.clear();
         }
     }
@@ -481,7 +481,7 @@ impl Harness {
         assert_eq!(
             self.ledger.live(),
             m.queue.len(),
-            "exactly the values queued (and, once every handle is gone, none) are alive"
+            "exactly the values queued (and, once every receiver is gone, none) are alive"
         );
         let full = m.queue.len() == m.capacity;
         macro_rules! check_handle {
@@ -705,21 +705,23 @@ fn receive_errors_display() {
 
 #[test]
 fn capacity_error_display() {
-    let err = try_channel::<u8>(MAX_CAPACITY + 1).unwrap_err();
+    let max = bounded_buffer::max_capacity::<u8>();
+    let err = try_channel::<u8>(usize::MAX).unwrap_err();
     assert_eq!(
         err,
-        CapacityError {
-            capacity: MAX_CAPACITY + 1
+        CapacityError::TooLarge {
+            capacity: usize::MAX,
+            max
         }
     );
     assert_eq!(
         err.to_string(),
         format!(
-            "channel capacity {} exceeds the maximum of {MAX_CAPACITY}",
-            MAX_CAPACITY + 1
+            "channel capacity {} exceeds the maximum of {max} for this value type",
+            usize::MAX
         )
     );
-    assert!(try_channel::<u8>(usize::MAX).is_err());
+    assert!(try_channel::<u8>(MAX_CAPACITY + 1).is_err());
 }
 
 #[test]
@@ -762,7 +764,10 @@ fn errors_are_std_errors_without_requiring_debug_values() {
         Box::new(TryRecvError::Empty),
         Box::new(RecvTimeoutError::Timeout),
         Box::new(RecvCancelError::Cancelled),
-        Box::new(CapacityError { capacity: 0 }),
+        Box::new(CapacityError::TooLarge {
+            capacity: 0,
+            max: 0,
+        }),
     ];
     for err in &errors {
         assert!(!err.to_string().is_empty());

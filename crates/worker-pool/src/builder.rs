@@ -194,8 +194,9 @@ impl Builder {
     /// # Errors
     ///
     /// A [`BuildError`] saying which setting is wrong: zero workers, `min_workers` above
-    /// `max_workers`, a zero or too large queue capacity, a zero stack size or sampling
-    /// rate; or that the operating system refused to start a thread.
+    /// `max_workers`, a zero queue capacity or one whose memory cannot be allocated, a
+    /// zero stack size or sampling rate; or that the operating system refused to start a
+    /// thread.
     pub fn build(self) -> Result<WorkerPool, BuildError> {
         let fail = |kind| Err(BuildError::new(kind));
         if self.min_workers == 0 {
@@ -212,12 +213,6 @@ impl Builder {
         }
         if self.queue_capacity == 0 {
             return fail(BuildErrorKind::ZeroCapacity);
-        }
-        if self.queue_capacity > bounded_buffer::MAX_CAPACITY {
-            return fail(BuildErrorKind::CapacityTooLarge {
-                requested: self.queue_capacity,
-                max: bounded_buffer::MAX_CAPACITY,
-            });
         }
         if self.stack_size == Some(0) {
             return fail(BuildErrorKind::ZeroStackSize);

@@ -22,8 +22,12 @@ pub(crate) enum BuildErrorKind {
     MinAboveMax { min: usize, max: usize },
     #[error("queue_capacity must be at least 1, got 0")]
     ZeroCapacity,
-    #[error("queue_capacity {requested} is larger than the largest supported, {max}")]
-    CapacityTooLarge { requested: usize, max: usize },
+    #[error("queue_capacity {requested} cannot be allocated: {source}")]
+    Capacity {
+        requested: usize,
+        #[source]
+        source: bounded_buffer::CapacityError,
+    },
     #[error("stack_size must be at least 1 byte, got 0")]
     ZeroStackSize,
     #[error("sample_timings must be at least 1 (one job in n), got 0")]

@@ -235,10 +235,10 @@ impl WorkerPool {
         let queue = if config.priorities {
             Queue::priority(config.queue_capacity)
         } else {
-            Queue::fifo(config.queue_capacity).map_err(|_| {
-                BuildError::new(BuildErrorKind::CapacityTooLarge {
+            Queue::fifo(config.queue_capacity).map_err(|source| {
+                BuildError::new(BuildErrorKind::Capacity {
                     requested: config.queue_capacity,
-                    max: bounded_buffer::MAX_CAPACITY,
+                    source,
                 })
             })?
         };
