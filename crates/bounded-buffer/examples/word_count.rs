@@ -8,7 +8,7 @@
 //! streams lines into a bounded channel in batches (memory stays bounded however large the
 //! input: the reader blocks while the workers are behind); workers take batches with
 //! `recv_many`, count, and send their tallies to the main thread, which prints progress
-//! from a `Select` with a timeout while it waits, and the ten most frequent words at the end.
+//! from a `select!` with a timeout while it waits, and the ten most frequent words at the end.
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -17,7 +17,7 @@ use std::path::PathBuf;
 use std::thread;
 use std::time::Duration;
 
-use bounded_buffer::{channel, Select};
+use bounded_buffer::{channel, select};
 
 const WORKERS: usize = 4;
 const LINE_BATCH: usize = 256;
@@ -84,18 +84,19 @@ fn main() -> io::Result<()> {
     let mut total: HashMap<String, u64> = HashMap::new();
     let mut reported = 0;
     while reported < WORKERS {
-        let event = Select::new()
-            .recv(&tally_rx, Some)
-            .wait_timeout(Duration::from_millis(250));
-        match event {
-            Ok(Some(Ok(tally))) => {
-                reported += 1;
-                for (word, n) in tally {
-                    *total.entry(word).or_default() += n;
+        select! {
+            recv(tally_rx) -> tally => match tally {
+                Ok(tally) => {
+                    reported += 1;
+                    for (word, n) in tally {
+                        *total.entry(word).or_default() += n;
+                    }
                 }
+                Err(_) => break, // every worker is gone
+            },
+            default(Duration::from_millis(250)) => {
+                eprintln!("still counting: {reported}/{WORKERS} workers done");
             }
-            Ok(Some(Err(_)) | None) => break, // every worker is gone
-            Err(_) => eprintln!("still counting: {reported}/{WORKERS} workers done"),
         }
     }
 

@@ -15,6 +15,14 @@
 //! own stamp is `tail` when it is free for the producer holding that `tail`, and
 //! `head + 1` when it holds a value for the consumer holding that `head`; taking the
 //! value sets it to `head + one_lap`, the position one lap later.
+//!
+//! ## Holes
+//!
+//! A [`Select`](crate::Select) claims a slot when it selects a send, and fills it when
+//! its `SelectedOperation` completes. One dropped unfinished leaves a *hole*: the stamp
+//! `tail + 1` with `mark_bit` set (a slot's stamp never has it otherwise, as every index
+//! is below it). Senders see a hole as an occupied slot; the receiver that reaches it
+//! moves `head` past it, frees it and carries on, as if it had taken a value.
 
 use core::fmt;
 use core::mem::{self, MaybeUninit};
@@ -57,6 +65,21 @@ enum Claim {
     WouldBlock { at: usize },
     /// Closed: for senders at once, for receivers once the queue is drained.
     Closed,
+}
+
+/// What a select's try found on a ring.
+pub(crate) enum Ready {
+    /// A slot claimed for the operation.
+    Slot(SlotClaim),
+    Closed,
+}
+
+/// One slot a select claimed, to fill or empty once its operation completes (or to give
+/// up, see `Array::abandon`). Deliberately neither `Copy` nor `Clone`: a claim is used once.
+#[derive(Debug)]
+pub(crate) struct SlotClaim {
+    index: usize,
+    stamp: usize,
 }
 
 /// How sure a claim that finds its next slot not ready must be before it gives up.
@@ -157,9 +180,9 @@ impl<T> Array<T> {
                         backoff.spin();
                     }
                 }
-            } else if stamp.wrapping_add(self.one_lap) == tail + 1 {
-                // The slot still holds last lap's value: full, unless a receiver has
-                // claimed it and is reading right now.
+            } else if (stamp & !self.mark_bit).wrapping_add(self.one_lap) == tail + 1 {
+                // The slot still holds last lap's value (or a hole): full, unless a
+                // receiver has claimed it and is reading right now.
                 if probe == Probe::Waiting {
                     return Claim::WouldBlock { at: tail };
                 }
@@ -256,11 +279,31 @@ impl<T> Array<T> {
                 }
                 backoff.spin();
                 head = self.head.load(Ordering::Relaxed);
+            } else if stamp == (head + 1) | self.mark_bit {
+                self.skip_hole(head);
+                head = self.head.load(Ordering::Relaxed);
             } else {
                 // Another receiver claimed this position and has not moved `head` yet.
                 backoff.snooze();
                 head = self.head.load(Ordering::Relaxed);
             }
+        }
+    }
+
+    /// Moves `head` past the hole at position `head` and frees its slot (see *Holes*),
+    /// unless another receiver does so first.
+    #[cold]
+    fn skip_hole(&self, head: usize) {
+        let next = self.advance(head, 1);
+        if self
+            .head
+            .compare_exchange(head, next, Ordering::SeqCst, Ordering::Relaxed)
+            .is_ok()
+        {
+            let slot = &self.buffer[head & (self.mark_bit - 1)];
+            slot.stamp
+                .store(head.wrapping_add(self.one_lap), Ordering::Release);
+            self.senders.notify(1);
         }
     }
 
@@ -406,12 +449,13 @@ impl<T> Array<T> {
             return;
         }
         let pos = self.advance(tail, self.room);
-        let stamp = &self.buffer[pos & (self.mark_bit - 1)].stamp;
+        let slot_stamp = &self.buffer[pos & (self.mark_bit - 1)].stamp;
         loop {
             backoff.snooze();
             // The slot is free for position `pos` once its stamp has reached `pos`
             // (stamps only grow; compared wrapping, as they count laps).
-            let freed = pos.wrapping_sub(stamp.load(Ordering::Relaxed)) as isize <= 0;
+            let stamp = slot_stamp.load(Ordering::Relaxed) & !self.mark_bit;
+            let freed = pos.wrapping_sub(stamp) as isize <= 0;
             if freed || backoff.is_completed() {
                 return;
             }
@@ -446,7 +490,7 @@ impl<T> Array<T> {
             if !self.register(side, oper, cx) {
                 return; // ready just now: retry at once
             }
-            if cx.wait_until(wait, Spin::Never) != Selected::Operation(oper) {
+            if cx.wait_until(wait, Spin::Never, None) != Selected::Operation(oper) {
                 self.unregister(side, oper);
             }
         });
@@ -655,6 +699,67 @@ impl<T> Array<T> {
         }
     }
 
+    /// A select's try on `side`: claims one slot, exactly as `try_send` or `try_recv`
+    /// would, for the select's operation to fill or empty when it completes. `None` if
+    /// the ring is full (empty) and open.
+    pub(crate) fn claim(&self, side: Side) -> Option<Ready> {
+        let claim = match side {
+            Side::Senders => self.claim_send(1, Probe::Exact),
+            Side::Receivers => self.claim_recv(1, Probe::Exact),
+        };
+        match claim {
+            Claim::Got { index, stamp, .. } => Some(Ready::Slot(SlotClaim { index, stamp })),
+            Claim::Closed => Some(Ready::Closed),
+            Claim::WouldBlock { .. } => None,
+        }
+    }
+
+    /// Fills the slot a select's send claimed.
+    ///
+    /// # Safety
+    ///
+    /// `claim` was made by [`claim`](Array::claim) on this ring for `Side::Senders`.
+    pub(crate) unsafe fn write(&self, claim: SlotClaim, msg: T) {
+        self.fill_one(claim.index, claim.stamp, msg);
+    }
+
+    /// Empties the slot a select's receive claimed.
+    ///
+    /// # Safety
+    ///
+    /// `claim` was made by [`claim`](Array::claim) on this ring for `Side::Receivers`.
+    pub(crate) unsafe fn read(&self, claim: SlotClaim) -> T {
+        self.take_one(claim.index, claim.stamp)
+    }
+
+    /// Gives up a select's claim that will not complete: a receive's value is dropped, a
+    /// send's slot becomes a hole (see *Holes*), so neither leaves the ring wedged.
+    ///
+    /// # Safety
+    ///
+    /// `claim` was made by [`claim`](Array::claim) on this ring for `side`.
+    pub(crate) unsafe fn abandon(&self, side: Side, claim: SlotClaim) {
+        match side {
+            // SAFETY: passed on to our caller.
+            Side::Receivers => drop(unsafe { self.read(claim) }),
+            Side::Senders => {
+                self.buffer[claim.index]
+                    .stamp
+                    .store((claim.stamp + 1) | self.mark_bit, Ordering::Release);
+                self.receivers.notify(1);
+            }
+        }
+    }
+
+    /// Both cursors: while they stay the same, whether a send or a receive could complete
+    /// does not change (what a non-blocking select checks before it gives up).
+    pub(crate) fn version(&self) -> [usize; 2] {
+        [
+            self.head.load(Ordering::SeqCst),
+            self.tail.load(Ordering::SeqCst),
+        ]
+    }
+
     pub(crate) fn capacity(&self) -> usize {
         self.cap
     }
@@ -696,8 +801,18 @@ impl<T> Discard<'_, T> {
         let slot = &array.buffer[index];
         // A sender that claimed the slot before the close may still be writing it.
         let backoff = Backoff::new();
-        while slot.stamp.load(Ordering::Acquire) != head + 1 {
-            backoff.snooze();
+        let stamp = loop {
+            match slot.stamp.load(Ordering::Acquire) {
+                stamp if stamp & !array.mark_bit == head + 1 => break stamp,
+                _ => backoff.snooze(),
+            }
+        };
+        if stamp & array.mark_bit != 0 {
+            // A hole: no value to drop.
+            slot.stamp
+                .store(head.wrapping_add(array.one_lap), Ordering::Release);
+            array.head.store(array.advance(head, 1), Ordering::Release);
+            return true;
         }
         // SAFETY: the channel is closed and its last receiver gone (or the ring is being
         // dropped), so this thread is the only reader; the stamp says the slot holds an

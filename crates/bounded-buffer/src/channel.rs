@@ -1,14 +1,13 @@
 //! The channel's handles: [`Sender`], [`Receiver`] and [`channel`].
 
 use core::fmt;
-use std::panic::{RefUnwindSafe, UnwindSafe};
 use std::collections::VecDeque;
+use std::panic::{RefUnwindSafe, UnwindSafe};
 use std::time::{Duration, Instant};
 
 use patterns_core::CancelToken;
 
 use crate::array::Array;
-use crate::context::{Context, Operation, Side};
 use crate::error::{
     CapacityError, RecvCancelError, RecvError, RecvTimeoutError, SendCancelError, SendError,
     SendIterError, SendManyError, SendTimeoutError, TryRecvError, TrySendError,
@@ -16,8 +15,9 @@ use crate::error::{
 use crate::iter::{Iter, TryIter};
 use crate::sync::atomic::{AtomicUsize, Ordering};
 use crate::sync::Arc;
+use crate::timer::Timer;
 use crate::wait::{Failure, Interrupt, Wait};
-use crate::zero::{Packet, Zero};
+use crate::zero::Zero;
 
 /// The largest capacity [`channel`] accepts for any `T`: the ring's stamps need two bits
 /// above the largest index. For a given `T` the limit may be lower, as the slots must fit
@@ -105,8 +105,77 @@ pub fn max_capacity<T>() -> usize {
     Array::<T>::max_capacity()
 }
 
-struct Chan<T> {
-    flavor: Flavor<T>,
+/// A receiver that never gets a value and never closes on its own: an operand that
+/// disables a [`Select`](crate::Select) arm, or a stand-in for a channel that does not
+/// exist (Go's nil channel, crossbeam's `never`). Like every receiver it can still be
+/// [closed](Receiver::close), which readies it with [`RecvError`].
+///
+/// ```
+/// use std::time::Duration;
+///
+/// let nothing = bounded_buffer::never::<u32>();
+/// assert!(nothing.recv_timeout(Duration::from_millis(1)).is_err());
+/// assert!(!nothing.is_closed());
+/// ```
+#[must_use]
+pub fn never<T>() -> Receiver<T> {
+    // A rendezvous channel with one sender that exists only in the count: nothing is
+    // ever sent, and the count never drops to zero.
+    Chan::receiver_only(Flavor::Zero(Zero::new()))
+}
+
+/// A receiver that gets one value, the `Instant` it became due, `duration` from now; a
+/// timeout operand for a [`Select`](crate::Select) (crossbeam's `after`, Go's
+/// `time.After`). No thread runs for it: a receive parks until the instant. After its one
+/// value it stays empty (and open) for ever. A `duration` too long for `Instant` to
+/// represent never comes due.
+///
+/// ```
+/// use std::time::{Duration, Instant};
+///
+/// let start = Instant::now();
+/// let timeout = bounded_buffer::after(Duration::from_millis(5));
+/// let due = timeout.recv().unwrap();
+/// assert!(due >= start + Duration::from_millis(5) && Instant::now() >= due);
+/// assert!(timeout.try_recv().is_err()); // only one
+/// ```
+#[must_use]
+pub fn after(duration: Duration) -> Receiver<Instant> {
+    let due = Instant::now().checked_add(duration);
+    Chan::receiver_only(Flavor::Timer(Timer::once(due, identity)))
+}
+
+/// A receiver that gets the instant of every `period` from now (crossbeam's `tick`, Go's
+/// `time.Ticker`): `start + period`, `start + 2 * period`, …. No thread runs for it. A
+/// receiver that falls behind gets one overdue tick (the instant it was due), then the
+/// ticks still to come: those missed in between are dropped, so the ticks keep their
+/// phase and never arrive in a burst.
+///
+/// ```
+/// use std::time::Duration;
+///
+/// let ticks = bounded_buffer::tick(Duration::from_millis(2));
+/// let first = ticks.recv().unwrap();
+/// let second = ticks.recv().unwrap();
+/// assert!(second >= first + Duration::from_millis(2));
+/// ```
+#[must_use]
+pub fn tick(period: Duration) -> Receiver<Instant> {
+    Chan::receiver_only(Flavor::Timer(Timer::every(
+        Instant::now(),
+        period,
+        identity,
+    )))
+}
+
+/// What a timer delivers: the instant it was due.
+fn identity(instant: Instant) -> Instant {
+    instant
+}
+
+/// What every handle of one channel shares.
+pub(crate) struct Chan<T> {
+    pub(crate) flavor: Flavor<T>,
     senders: AtomicUsize,
     receivers: AtomicUsize,
 }
@@ -114,9 +183,25 @@ struct Chan<T> {
 // One per channel, behind the `Arc`: boxing the large ring would only add a pointer hop
 // to every operation.
 #[allow(clippy::large_enum_variant)]
-enum Flavor<T> {
+pub(crate) enum Flavor<T> {
     Array(Array<T>),
     Zero(Zero<T>),
+    /// `after` and `tick`: a `Receiver<Instant>` and no sender.
+    Timer(Timer<T>),
+}
+
+impl<T> Chan<T> {
+    /// A receiver of a channel that has no sender to drop: its sender count is one for
+    /// ever, so it closes only when closed.
+    fn receiver_only(flavor: Flavor<T>) -> Receiver<T> {
+        Receiver {
+            chan: Arc::new(Chan {
+                flavor,
+                senders: AtomicUsize::new(1),
+                receivers: AtomicUsize::new(1),
+            }),
+        }
+    }
 }
 
 // `send` and `recv` are inlined into the handles' methods, where `wait` is a constant.
@@ -130,6 +215,7 @@ impl<T> Chan<T> {
             (Flavor::Array(array), None) => array.try_send(msg),
             (Flavor::Array(array), Some(wait)) => array.send(msg, wait),
             (Flavor::Zero(zero), wait) => zero.send(msg, wait),
+            (Flavor::Timer(_), _) => unreachable!("a timer has no sender"),
         }
     }
 
@@ -139,6 +225,7 @@ impl<T> Chan<T> {
             (Flavor::Array(array), None) => array.try_recv(),
             (Flavor::Array(array), Some(wait)) => array.recv(wait),
             (Flavor::Zero(zero), wait) => zero.recv(wait),
+            (Flavor::Timer(timer), wait) => timer.recv(wait),
         }
     }
 
@@ -155,6 +242,7 @@ impl<T> Chan<T> {
                 }
                 Ok(())
             }
+            Flavor::Timer(_) => unreachable!("a timer has no sender"),
         }
     }
 
@@ -167,15 +255,17 @@ impl<T> Chan<T> {
         match (&self.flavor, wait) {
             (Flavor::Array(array), None) => array.try_recv_many(out, max),
             (Flavor::Array(array), Some(wait)) => array.recv_many(out, max, wait),
-            (Flavor::Zero(_), _) if max == 0 => Ok(0),
-            (Flavor::Zero(zero), wait) => {
+            // No batches to claim: one value at a time, as long as they come without
+            // waiting.
+            (_, _) if max == 0 => Ok(0),
+            (_, wait) => {
                 // Room first: a value taken must not be lost to a panic growing `out`.
                 out.reserve(1);
-                out.push(zero.recv(wait)?);
+                out.push(self.recv(wait)?);
                 let mut taken = 1;
                 while taken < max {
                     out.reserve(1);
-                    match zero.recv(None) {
+                    match self.recv(None) {
                         Ok(msg) => out.push(msg),
                         Err(_) => break,
                     }
@@ -190,6 +280,7 @@ impl<T> Chan<T> {
         match &self.flavor {
             Flavor::Array(array) => array.close(),
             Flavor::Zero(zero) => zero.close(),
+            Flavor::Timer(timer) => timer.close(),
         }
     }
 
@@ -198,8 +289,8 @@ impl<T> Chan<T> {
         match &self.flavor {
             Flavor::Array(array) => array.discard_all(),
             // Parked senders hold their own values, and get them back as the close wakes
-            // them.
-            Flavor::Zero(_) => {}
+            // them; a timer holds none.
+            Flavor::Zero(_) | Flavor::Timer(_) => {}
         }
     }
 
@@ -207,6 +298,7 @@ impl<T> Chan<T> {
         match &self.flavor {
             Flavor::Array(array) => array.is_closed(),
             Flavor::Zero(zero) => zero.is_closed(),
+            Flavor::Timer(timer) => timer.is_closed(),
         }
     }
 
@@ -214,6 +306,7 @@ impl<T> Chan<T> {
         match &self.flavor {
             Flavor::Array(array) => array.len(),
             Flavor::Zero(_) => 0,
+            Flavor::Timer(timer) => timer.len(),
         }
     }
 
@@ -221,6 +314,7 @@ impl<T> Chan<T> {
         match &self.flavor {
             Flavor::Array(array) => array.capacity(),
             Flavor::Zero(_) => 0,
+            Flavor::Timer(_) => 1,
         }
     }
 
@@ -228,6 +322,7 @@ impl<T> Chan<T> {
         match &self.flavor {
             Flavor::Array(array) => array.is_empty(),
             Flavor::Zero(_) => true,
+            Flavor::Timer(timer) => timer.len() == 0,
         }
     }
 
@@ -235,6 +330,7 @@ impl<T> Chan<T> {
         match &self.flavor {
             Flavor::Array(array) => array.is_full(),
             Flavor::Zero(_) => true,
+            Flavor::Timer(timer) => timer.len() == 1,
         }
     }
 }
@@ -529,6 +625,11 @@ impl<T> Receiver<T> {
 macro_rules! shared_methods {
     ($handle:ident) => {
         impl<T> $handle<T> {
+            /// The channel, for a select.
+            pub(crate) fn chan(&self) -> &Chan<T> {
+                &self.chan
+            }
+
             /// How many values are queued (always 0 for capacity 0).
             pub fn len(&self) -> usize {
                 self.chan.len()
@@ -563,7 +664,9 @@ macro_rules! shared_methods {
                 self.chan.is_closed()
             }
 
-            /// How many `Sender`s of this channel exist.
+            /// How many `Sender`s of this channel exist. A timer receiver
+            /// ([`after`](crate::after), [`tick`](crate::tick), [`never`](fn@crate::never)) has no sender and reports one — its
+            /// source.
             pub fn sender_count(&self) -> usize {
                 self.chan.senders.load(Ordering::SeqCst)
             }
@@ -655,126 +758,6 @@ impl<T> IntoIterator for Receiver<T> {
 
     fn into_iter(self) -> Self::IntoIter {
         crate::iter::IntoIter::new(self)
-    }
-}
-
-/// What a select left registered on one operand, to complete or undo.
-pub(crate) enum Registration<T> {
-    /// In a ring's waker: a wake-up only says "retry".
-    Waker,
-    /// In a rendezvous channel's waiters, with the packet a partner fills or empties.
-    Packet(Arc<Packet<T>>),
-}
-
-/// The operations [`Select`](crate::Select) builds on: try, register, unregister, and
-/// complete after a wake-up. A registration that finds the operation ready returns `None`
-/// so the select retries instead of parking.
-impl<T> Receiver<T> {
-    pub(crate) fn select_try(&self) -> Option<Result<T, RecvError>> {
-        match self.chan.recv(None) {
-            Ok(msg) => Some(Ok(msg)),
-            Err(Failure::Closed) => Some(Err(RecvError)),
-            Err(_) => None,
-        }
-    }
-
-    pub(crate) fn select_register(&self, oper: Operation, cx: &Context) -> Option<Registration<T>> {
-        match &self.chan.flavor {
-            Flavor::Array(array) => array
-                .register(Side::Receivers, oper, cx)
-                .then_some(Registration::Waker),
-            Flavor::Zero(zero) => zero.register_recv(oper, cx).map(Registration::Packet),
-        }
-    }
-
-    pub(crate) fn select_unregister(&self, oper: Operation) {
-        match &self.chan.flavor {
-            Flavor::Array(array) => array.unregister(Side::Receivers, oper),
-            Flavor::Zero(zero) => zero.unregister(oper),
-        }
-    }
-
-    /// Completes after this operand was selected: a rendezvous partner has filled the
-    /// packet; a ring only woke us, so try again (another receiver may have been faster).
-    pub(crate) fn select_complete(
-        &self,
-        registration: Registration<T>,
-        cx: &Context,
-    ) -> Option<Result<T, RecvError>> {
-        match registration {
-            Registration::Packet(packet) => Some(Ok(packet.wait_ready(cx))),
-            Registration::Waker => self.select_try(),
-        }
-    }
-}
-
-impl<T> Sender<T> {
-    /// Sends the value in `msg` if that completes now; `None` leaves it in `msg`.
-    pub(crate) fn select_try(&self, msg: &mut Option<T>) -> Option<Result<(), SendError<T>>> {
-        let value = msg.take()?;
-        match self.chan.send(value, None) {
-            Ok(()) => Some(Ok(())),
-            Err((value, Failure::Closed)) => Some(Err(SendError(value))),
-            Err((value, _)) => {
-                *msg = Some(value);
-                None
-            }
-        }
-    }
-
-    /// For a rendezvous channel the value moves into the registered packet; `select_undo`
-    /// puts it back.
-    pub(crate) fn select_register(
-        &self,
-        msg: &mut Option<T>,
-        oper: Operation,
-        cx: &Context,
-    ) -> Option<Registration<T>> {
-        match &self.chan.flavor {
-            Flavor::Array(array) => array
-                .register(Side::Senders, oper, cx)
-                .then_some(Registration::Waker),
-            Flavor::Zero(zero) => {
-                let value = msg.take()?;
-                match zero.register_send(value, oper, cx) {
-                    Ok(packet) => Some(Registration::Packet(packet)),
-                    Err(value) => {
-                        *msg = Some(value);
-                        None
-                    }
-                }
-            }
-        }
-    }
-
-    /// Unregisters an operand that was not selected, taking its value back into `msg`.
-    pub(crate) fn select_undo(
-        &self,
-        oper: Operation,
-        registration: Registration<T>,
-        msg: &mut Option<T>,
-    ) {
-        match (&self.chan.flavor, registration) {
-            (Flavor::Array(array), _) => array.unregister(Side::Senders, oper),
-            (Flavor::Zero(zero), Registration::Packet(packet)) => {
-                zero.unregister(oper);
-                *msg = Some(packet.take_back());
-            }
-            (Flavor::Zero(zero), Registration::Waker) => zero.unregister(oper),
-        }
-    }
-
-    /// Completes after this operand was selected: a rendezvous partner took the value; a
-    /// ring only woke us, so try again.
-    pub(crate) fn select_complete(
-        &self,
-        registration: Registration<T>,
-        msg: &mut Option<T>,
-    ) -> Option<Result<(), SendError<T>>> {
-        match registration {
-            Registration::Packet(_) => Some(Ok(())),
-            Registration::Waker => self.select_try(msg),
-        }
     }
 }
 

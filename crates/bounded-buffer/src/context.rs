@@ -2,6 +2,7 @@
 
 use core::cell::Cell;
 use core::fmt;
+use std::time::Instant;
 
 use patterns_core::Backoff;
 
@@ -51,8 +52,8 @@ pub(crate) struct Operation(usize);
 impl Operation {
     /// The id of an operation whose state lives at `anchor`, which stays put while the
     /// operation is registered.
-    pub(crate) fn hook<T>(anchor: &T) -> Operation {
-        let id = anchor as *const T as usize;
+    pub(crate) fn hook<T: ?Sized>(anchor: &T) -> Operation {
+        let id = (anchor as *const T).cast::<()>() as usize;
         debug_assert!(id >= FIRST_OPERATION);
         Operation(id)
     }
@@ -191,14 +192,20 @@ impl Context {
         self.inner.thread_id == thread::current().id()
     }
 
-    /// Waits until selected, or until `wait`'s limit, when it tries to abort. Returns what
-    /// ended the wait; once the state left `Waiting` for an operation, the owner must act
-    /// on it even past its deadline.
+    /// Waits until selected, or until `wait`'s limit or `wake_at` (a select's timer
+    /// operand coming due), when it tries to abort. Returns what ended the wait; once the
+    /// state left `Waiting` for an operation, the owner must act on it even past its
+    /// deadline.
     ///
     /// With `spin`, it first spins briefly: right for a rendezvous, whose partner often
     /// arrives within microseconds. The ring spins before it registers instead: once a
     /// waiter is registered, every peer operation pays for a wake-up attempt.
-    pub(crate) fn wait_until(&self, wait: Wait<'_>, spin: Spin) -> Selected {
+    pub(crate) fn wait_until(
+        &self,
+        wait: Wait<'_>,
+        spin: Spin,
+        wake_at: Option<Instant>,
+    ) -> Selected {
         if spin == Spin::First {
             let backoff = Backoff::new();
             while !backoff.is_completed() {
@@ -223,13 +230,14 @@ impl Context {
             if selected != Selected::Waiting {
                 return selected;
             }
-            if wait.interrupted().is_some() {
+            let due = wake_at.is_some_and(|at| Instant::now() >= at);
+            if due || wait.interrupted().is_some() {
                 return match self.try_select(Selected::Aborted) {
                     Ok(()) => Selected::Aborted,
                     Err(selected) => selected,
                 };
             }
-            wait.park(&self.inner.parker);
+            wait.park(&self.inner.parker, wake_at);
         }
     }
 }

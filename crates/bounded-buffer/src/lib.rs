@@ -98,22 +98,41 @@
 //!
 //! # Select
 //!
-//! [`Select`] waits on several receives and sends at once and completes exactly one; it is
-//! fair (random order) unless made [`biased`](Select::biased), and has the same bounded
-//! forms (`try_wait`, `wait_timeout`, `wait_deadline`, `wait_cancellable`).
+//! [`select!`] waits on several receives and sends at once and runs the arm of the one
+//! that completes — Go's `select` statement. It is fair (operands are tried in a random
+//! order), never takes a send's value unless that send is the one selected, and takes a
+//! `default` arm (nothing ready now) or `default(timeout)`. [`after`], [`tick`] and
+//! [`never`](fn@never) are receivers of timer events, for time-outs and periodic work inside a
+//! select.
 //!
 //! ```
-//! use bounded_buffer::{channel, Select};
+//! use bounded_buffer::{after, channel, select, tick};
 //! use std::time::Duration;
 //!
-//! let (_data_tx, data) = channel::<String>(8);
-//! let (_ctrl_tx, ctrl) = channel::<()>(1);
-//! let outcome = Select::new()
-//!     .recv(&data, |msg| format!("data: {msg:?}"))
-//!     .recv(&ctrl, |_| "control".to_string())
-//!     .wait_timeout(Duration::from_millis(10));
-//! assert!(outcome.is_err()); // nothing arrived in time
+//! let (data_tx, data) = channel::<u32>(8);
+//! data_tx.send_many(vec![1, 2, 3]).unwrap();
+//! drop(data_tx);
+//! let heartbeat = tick(Duration::from_secs(3600));
+//! let give_up = after(Duration::from_secs(10));
+//! let mut sum = 0;
+//! loop {
+//!     select! {
+//!         recv(data) -> msg => match msg {
+//!             Ok(n) => sum += n,
+//!             Err(_) => break, // closed and drained
+//!         },
+//!         recv(heartbeat) -> _ => println!("still working"),
+//!         recv(give_up) -> _ => panic!("stalled"),
+//!     }
+//! }
+//! assert_eq!(sum, 6);
 //! ```
+//!
+//! Underneath, a [`Select`] is built once and waited on as often as needed, returning a
+//! [`SelectedOperation`] to complete; [`Selector`] pairs each operand with a closure.
+//! Each has the bounded forms (`try_…`, `…_timeout`, `…_deadline`, `…_cancellable`), and
+//! a non-blocking select reports nothing ready only if, at some instant during the call,
+//! nothing was.
 //!
 //! # Guarantees
 //!
@@ -147,20 +166,45 @@ mod channel;
 mod context;
 mod error;
 mod iter;
+mod operand;
 mod select;
+mod select_macro;
+mod selector;
+mod timer;
 mod wait;
 mod waker;
 mod zero;
 
 use patterns_core::sync;
 
-pub use channel::{channel, max_capacity, try_channel, Receiver, Sender, MAX_CAPACITY};
+pub use channel::{
+    after, channel, max_capacity, never, tick, try_channel, Receiver, Sender, MAX_CAPACITY,
+};
 pub use error::{
     CapacityError, RecvCancelError, RecvError, RecvTimeoutError, SendCancelError, SendError,
     SendIterError, SendManyError, SendTimeoutError, TryRecvError, TrySendError,
 };
 pub use iter::{IntoIter, Iter, TryIter};
-pub use select::{Select, SelectCancelError, SelectTimeoutError, TrySelectError};
+pub use select::{
+    Select, SelectCancelError, SelectTimeoutError, SelectedOperation, TrySelectError,
+};
+pub use selector::Selector;
+
+/// What [`select!`] expands to needs; not part of the API.
+#[doc(hidden)]
+pub mod __private {
+    use crate::{Receiver, Sender};
+
+    /// A `&Receiver` from a receiver or a reference to one (deref coercion).
+    pub fn receiver<T>(rx: &Receiver<T>) -> &Receiver<T> {
+        rx
+    }
+
+    /// A `&Sender` from a sender or a reference to one.
+    pub fn sender<T>(tx: &Sender<T>) -> &Sender<T> {
+        tx
+    }
+}
 
 /// The README's examples, compiled and run as doc tests.
 #[cfg(doctest)]

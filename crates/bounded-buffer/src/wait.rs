@@ -59,16 +59,26 @@ impl<'a> Wait<'a> {
         }
     }
 
-    /// Parks the current thread, which owns `parker`, until it is unparked or the limit's
-    /// deadline passes. May return spuriously; callers loop.
-    pub(crate) fn park(&self, parker: &Parker) {
-        match self {
-            Wait::Forever => parker.park(),
-            Wait::Until(deadline) => SystemClock.park_until(*deadline),
-            Wait::Cancellable(token) => match token.deadline() {
+    /// Parks the current thread, which owns `parker`, until it is unparked, the limit's
+    /// deadline passes, or `wake_at` (a select's timer operand coming due). May return
+    /// spuriously; callers loop.
+    pub(crate) fn park(&self, parker: &Parker, wake_at: Option<Instant>) {
+        match (self, wake_at) {
+            (Wait::Forever, None) => parker.park(),
+            (Wait::Forever, Some(at)) => SystemClock.park_until(at),
+            (Wait::Until(deadline), at) => {
+                SystemClock.park_until(at.map_or(*deadline, |at| at.min(*deadline)))
+            }
+            (Wait::Cancellable(token), None) => match token.deadline() {
                 Some(deadline) => token.clock().park_until(deadline),
                 None => parker.park(),
             },
+            // A timer's instant is on the system clock: wake for it, or for the token's
+            // deadline, whichever comes first; the caller re-reads the token's clock.
+            (Wait::Cancellable(token), Some(at)) => {
+                let until = token.deadline().map_or(at, |deadline| deadline.min(at));
+                SystemClock.park_until(until);
+            }
         }
     }
 }

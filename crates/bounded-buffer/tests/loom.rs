@@ -5,7 +5,7 @@
 //! channel (capacity 0). Run with `cargo xtask loom bounded-buffer`.
 #![cfg(loom)]
 
-use bounded_buffer::{channel, RecvCancelError, Select, SendCancelError};
+use bounded_buffer::{channel, RecvCancelError, Select, Selector, SendCancelError};
 use patterns_core::sync::atomic::{AtomicUsize, Ordering};
 use patterns_core::sync::{thread, Arc};
 use patterns_core::CancelToken;
@@ -261,7 +261,7 @@ fn select_racing_two_senders(cap_a: usize, cap_b: usize) {
         let mut got = Vec::new();
         for _ in 0..2 {
             got.push(
-                Select::new()
+                Selector::new()
                     .recv(&rx_a, |v| v.unwrap())
                     .recv(&rx_b, |v| v.unwrap())
                     .wait(),
@@ -297,9 +297,12 @@ fn select_send_racing_cancel_delivers_or_not_at_all() {
         let selector = {
             let token = token.clone();
             thread::spawn(move || {
-                Select::new()
-                    .send(&tx, 3, |sent| sent.is_ok())
-                    .wait_cancellable(&token)
+                let mut value = Some(3);
+                let sent = Selector::new()
+                    .send(&tx, &mut value, |sent| sent.is_ok())
+                    .wait_cancellable(&token);
+                assert_eq!(sent.is_err(), value == Some(3), "kept unless sent");
+                sent
             })
         };
         let receiver = thread::spawn(move || rx.recv().ok());
@@ -311,6 +314,61 @@ fn select_send_racing_cancel_delivers_or_not_at_all() {
             Ok(false) => panic!("the channel was never closed"),
             Err(_) => assert_eq!(received, None),
         }
+    });
+}
+
+/// A select sending on a channel selects it (a receiver waiting on a rendezvous, or a
+/// free slot of the ring) and then drops the selected operation unsent, racing a
+/// receiver: the receiver is let go (a declined rendezvous; a hole in the ring it skips)
+/// and takes the next value sent, which is the only one it ever sees.
+fn a_selected_send_dropped_unsent_racing_a_receiver(capacity: usize) {
+    loom::model(move || {
+        let (tx, rx) = channel::<u32>(capacity);
+        let receiver = thread::spawn(move || rx.recv());
+        {
+            let mut sel = Select::new();
+            sel.send(&tx);
+            drop(sel.select());
+        }
+        tx.send(7).unwrap();
+        assert_eq!(receiver.join().unwrap(), Ok(7));
+    });
+}
+
+#[test]
+fn a_selected_send_dropped_unsent_racing_a_receiver_capacity_0() {
+    a_selected_send_dropped_unsent_racing_a_receiver(0);
+}
+
+#[test]
+fn a_selected_send_dropped_unsent_racing_a_receiver_capacity_1() {
+    a_selected_send_dropped_unsent_racing_a_receiver(1);
+}
+
+/// One `Select` waited on twice while two senders race: the operand that fired first is
+/// registered again for the second wait, and each value arrives once.
+#[test]
+fn one_select_waited_on_twice_racing_two_senders() {
+    loom::model(|| {
+        let (tx_a, rx_a) = channel(0);
+        let (tx_b, rx_b) = channel(1);
+        let a = thread::spawn(move || tx_a.send(1).map(|()| tx_a));
+        let b = thread::spawn(move || tx_b.send(2).map(|()| tx_b));
+        let mut sel = Select::new();
+        let ia = sel.recv(&rx_a);
+        let mut got = Vec::new();
+        sel.recv(&rx_b);
+        for _ in 0..2 {
+            let oper = sel.select();
+            let value = if oper.index() == ia {
+                oper.recv(&rx_a)
+            } else {
+                oper.recv(&rx_b)
+            };
+            got.push(value.unwrap());
+        }
+        assert!(a.join().unwrap().is_ok() && b.join().unwrap().is_ok());
+        assert_eq!(sorted(got), [1, 2]);
     });
 }
 
