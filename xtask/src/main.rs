@@ -3,6 +3,7 @@
 //!
 //! * `cargo xtask test` — every unit, integration and doc test, then the loom suite.
 //! * `cargo xtask loom [CRATE] [--deep]` — the loom models in `crates/*/tests/loom.rs`.
+//! * `cargo xtask miri [CRATE]` — the tests that run `unsafe` code, under Miri (nightly).
 //! * `cargo xtask lint` — rustfmt, clippy and rustdoc with `-D warnings`, then the tidy
 //!   checks of [`tidy`] (which `cargo test` also runs).
 //! * `cargo xtask bench [CRATE] [--quick|--smoke]` — the criterion benchmarks, summarised
@@ -18,6 +19,7 @@ mod bench;
 mod lint;
 mod loom;
 mod manifest;
+mod miri;
 mod report;
 mod test;
 mod tidy;
@@ -39,6 +41,8 @@ Commands:
   test                             cargo test --workspace (all targets, then doc tests),
                                    then the loom suite
   loom [CRATE] [--deep]            loom models (tests/loom.rs) of every crate, or of CRATE
+  miri [CRATE]                     the tests of [package.metadata.miri] under Miri (needs
+                                   nightly: rustup toolchain install nightly --component miri)
   lint                             rustfmt --check, clippy and rustdoc with -D warnings, tidy
   bench [CRATE] [--quick|--smoke]  criterion benchmarks, summarised in target/bench-report.md
   help                             print this text
@@ -53,7 +57,8 @@ Options:
 Environment:
   LOOM_MAX_PREEMPTIONS  loom's preemption bound; overrides the default and --deep
   CARGO_TARGET_DIR      where builds, target/loom and bench-report.md go (default: target)
-  RUSTFLAGS             extended (not replaced) by `loom`; RUSTDOCFLAGS likewise by `lint`
+  RUSTFLAGS             extended (not replaced) by `loom`; RUSTDOCFLAGS likewise by `lint`,
+                        MIRIFLAGS by `miri`
 ";
 
 /// Runs [`try_main`] and prints its error, if any, as `error: …` plus its causes.
@@ -91,6 +96,7 @@ fn try_main() -> Result<()> {
         }
         "test" => test::Test::parse(rest)?.run(&sh),
         "loom" => loom::Loom::parse(rest)?.run(&sh),
+        "miri" => miri::Miri::parse(rest)?.run(&sh),
         "lint" => lint::Lint::parse(rest)?.run(&sh),
         "bench" => bench::Bench::parse(rest)?.run(&sh, &args),
         other => bail!("unknown command `{other}`\n\n{USAGE}"),

@@ -102,6 +102,44 @@ pub(crate) fn bench_names(manifest: &str) -> Vec<String> {
         .collect()
 }
 
+/// What `[package.metadata.miri]` asks of `cargo xtask miri`: the integration tests that
+/// run the crate's unsafe code, and the `MIRIFLAGS` they need.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct MiriPlan {
+    pub(crate) tests: Vec<String>,
+    pub(crate) flags: String,
+}
+
+/// The crate's `[package.metadata.miri]` table, if it has one.
+pub(crate) fn miri_plan(manifest: &str) -> Option<MiriPlan> {
+    const HEADER: &str = "[package.metadata.miri]";
+    if !manifest.lines().any(|line| line.trim() == HEADER) {
+        return None;
+    }
+    let value = |wanted: &str| {
+        sections(manifest)
+            .find(|(header, key, _)| *header == HEADER && *key == wanted)
+            .map(|(_, _, value)| value)
+    };
+    Some(MiriPlan {
+        tests: value("tests").map(string_list).unwrap_or_default(),
+        flags: value("flags").and_then(string_value).unwrap_or_default(),
+    })
+}
+
+/// The strings of a one-line TOML array, `["a", "b"]`.
+fn string_list(raw: &str) -> Vec<String> {
+    let inner = raw
+        .trim()
+        .strip_prefix('[')
+        .and_then(|rest| rest.split(']').next())
+        .unwrap_or("");
+    inner
+        .split(',')
+        .filter_map(|item| string_value(item.trim()))
+        .collect()
+}
+
 /// Whether `[package]` says `autobenches = false`.
 fn autobenches_disabled(manifest: &str) -> bool {
     sections(manifest).any(|(header, key, value)| {
@@ -196,6 +234,20 @@ harness = false
         assert!(autobenches_disabled(MANIFEST));
         assert!(!autobenches_disabled("[package]\nname = \"a\"\n"));
         assert!(bench_names("[package]\nname = \"a\"\n").is_empty());
+    }
+
+    #[test]
+    fn reads_the_miri_table() {
+        let manifest = "[package]\nname = \"a\"\n\n[package.metadata.miri]\n# why\n\
+                        tests = [\"channel\", \"select\"]\nflags = \"-Zmiri-tree-borrows\"\n";
+        assert_eq!(
+            miri_plan(manifest),
+            Some(MiriPlan {
+                tests: vec!["channel".to_owned(), "select".to_owned()],
+                flags: "-Zmiri-tree-borrows".to_owned(),
+            })
+        );
+        assert_eq!(miri_plan(MANIFEST), None);
     }
 
     #[test]

@@ -710,6 +710,10 @@ fn capacities_that_cannot_be_allocated_are_errors() {
         try_channel::<u64>(max + 1),
         Err(CapacityError::TooLarge { .. })
     ));
+    assert_eq!(max_capacity::<()>(), MAX_CAPACITY);
+    if cfg!(miri) {
+        return; // Miri backs an allocation with host memory: it would take the 16 TiB.
+    }
     // 16 TiB: a valid layout that no allocator here grants.
     let error = try_channel::<u64>(1 << 40).unwrap_err();
     assert_eq!(
@@ -724,5 +728,4 @@ fn capacities_that_cannot_be_allocated_are_errors() {
         error.to_string(),
         "cannot allocate 17592186044416 bytes for a channel of capacity 1099511627776"
     );
-    assert_eq!(max_capacity::<()>(), MAX_CAPACITY);
 }

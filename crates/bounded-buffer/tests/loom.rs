@@ -372,6 +372,83 @@ fn one_select_waited_on_twice_racing_two_senders() {
     });
 }
 
+/// Two receivers race on one ring's `head` while a sender fills it: each value is taken
+/// once. (A plain store in place of the cursor's compare-and-swap lets both take the
+/// same slot: this model fails then.)
+#[test]
+fn two_receivers_race_on_one_ring() {
+    loom::model(|| {
+        let (tx, rx) = channel::<u32>(2);
+        let rx2 = rx.clone();
+        let other = thread::spawn(move || rx2.recv().unwrap());
+        tx.send_many(vec![1, 2]).unwrap();
+        let mine = rx.recv().unwrap();
+        assert_eq!(sorted(vec![mine, other.join().unwrap()]), [1, 2]);
+    });
+}
+
+/// Two senders race on one ring's `tail`: both values arrive, once each.
+#[test]
+fn two_senders_race_on_one_ring() {
+    loom::model(|| {
+        let (tx, rx) = channel::<u32>(2);
+        let tx2 = tx.clone();
+        let other = thread::spawn(move || tx2.send(2).unwrap());
+        tx.send(1).unwrap();
+        other.join().unwrap();
+        let mut got = Vec::new();
+        assert_eq!(rx.try_recv_many(&mut got, 2), Ok(2));
+        assert_eq!(sorted(got), [1, 2]);
+    });
+}
+
+/// A batch receive claims as many adjacent slots as are filled, while a sender is still
+/// filling them one by one: it never takes a slot not yet written. (`recv_many` blocks
+/// for its first value, then claims up to two more at once. Counting the slots of a
+/// claim without checking their stamps fails this model.)
+#[test]
+fn a_batch_receive_claims_only_filled_slots() {
+    loom::model(|| {
+        let (tx, rx) = channel::<u32>(3);
+        let sender = thread::spawn(move || {
+            for value in 1..=3 {
+                tx.send(value).unwrap();
+            }
+        });
+        let mut got = Vec::new();
+        while got.len() < 3 {
+            rx.recv_many(&mut got, 3).unwrap();
+        }
+        sender.join().unwrap();
+        assert_eq!(got, [1, 2, 3]);
+    });
+}
+
+/// With back-offs that spin (`with_loom_spins`), so that blocked operations take their
+/// spin-phase paths — the loose probe of a receiver on an empty ring, and a sender on a
+/// full one waiting for a stretch of room (`await_room`, capacity 3: one slot past its
+/// own) — a sender blocked on a full ring whose receiver frees just one slot and then
+/// waits for the sender still gets in. (An `await_room` that waits for its stretch
+/// without end fails this model: the stretch never comes.)
+#[test]
+fn spinning_waits_end_when_one_slot_is_freed() {
+    patterns_core::with_loom_spins(2, || {
+        loom::model(|| {
+            let (tx, rx) = channel::<u32>(3);
+            let sender = thread::spawn(move || {
+                for value in 0..4 {
+                    tx.send(value).unwrap();
+                }
+            });
+            assert_eq!(rx.recv(), Ok(0));
+            sender.join().unwrap();
+            let mut rest = Vec::new();
+            assert_eq!(rx.try_recv_many(&mut rest, 4), Ok(3));
+            assert_eq!(rest, [1, 2, 3]);
+        });
+    });
+}
+
 /// A thread reuses its wait record from one blocking call to the next; a cancel callback
 /// of the first wait that fires late must not abort the second (a plain `recv` would
 /// then report the channel closed).

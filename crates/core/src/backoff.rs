@@ -100,13 +100,17 @@ impl Backoff {
 
     /// True once backing off more is wasted CPU: the waiter should park.
     ///
-    /// Under loom it is true from the start. Spinning before parking is only an
+    /// Under loom it is true from the start, unless a model asks for spinning with
+    /// [`with_loom_spins`](crate::with_loom_spins). Spinning before parking is only an
     /// optimization, while every retry it adds multiplies the interleavings loom must
     /// explore and spends the preemption budget that the races around parking need.
     #[must_use]
     #[inline]
     pub fn is_completed(&self) -> bool {
-        cfg!(loom) || self.step.get() > YIELD_LIMIT
+        #[cfg(loom)]
+        return self.step.get() >= loom_spins::steps();
+        #[cfg(not(loom))]
+        return self.step.get() > YIELD_LIMIT;
     }
 
     #[inline]
@@ -118,6 +122,51 @@ impl Backoff {
         }
     }
 }
+
+/// Under loom: how many steps a [`Backoff`] takes before it advises parking.
+#[cfg(loom)]
+mod loom_spins {
+    use core::cell::Cell;
+
+    // A `std` thread local on purpose: loom runs every thread of a model as a coroutine
+    // on the thread that called `loom::model`, so all of them see the value that thread
+    // set, while tests running in parallel each have their own.
+    std::thread_local! { // tidy: allow(std-path): one value for a whole model, see above
+        static STEPS: Cell<u32> = const { Cell::new(0) };
+    }
+
+    pub(super) fn steps() -> u32 {
+        STEPS.with(Cell::get)
+    }
+
+    /// Resets the bound when the model is done, also if it panicked.
+    struct Restore(u32);
+
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            STEPS.with(|steps| steps.set(self.0));
+        }
+    }
+
+    /// See [`crate::with_loom_spins`].
+    pub fn with_loom_spins<R>(steps: u32, model: impl FnOnce() -> R) -> R {
+        let _restore = Restore(STEPS.with(|current| current.replace(steps)));
+        model()
+    }
+}
+
+/// Runs `model` (a call of `loom::model`) with every [`Backoff`] advising to park only
+/// after `steps` of spinning or snoozing, instead of at once.
+///
+/// Loom builds only. A back-off is complete from its first step under loom, so the code
+/// a blocking operation runs while it spins — and the bugs it may hold — would never be
+/// explored; a model of that code asks for a step or two (each adds interleavings).
+///
+/// ```ignore
+/// patterns_core::with_loom_spins(2, || loom::model(|| { /* … */ }));
+/// ```
+#[cfg(loom)]
+pub use loom_spins::with_loom_spins;
 
 impl Default for Backoff {
     fn default() -> Self {

@@ -47,6 +47,8 @@ mod clock;
 mod error;
 pub mod sync;
 
+#[cfg(loom)]
+pub use backoff::with_loom_spins;
 pub use backoff::Backoff;
 pub use cancel::{CancelRegistration, CancelToken};
 pub use clock::{Clock, ManualClock, SystemClock};
