@@ -447,7 +447,8 @@ fn an_idle_worker_steals_the_job_a_busy_one_queued_for_itself() {
 #[test]
 fn shutdown_now_hands_back_the_rest_of_a_batch_the_worker_took() {
     loom::model(|| {
-        let pool = pool(1, 3);
+        // A batch is a queue's capacity over twice the most workers: 2 here.
+        let pool = pool(1, 4);
         let late = Arc::new(AtomicUsize::new(0));
         let handles: Vec<_> = (0..3)
             .map(|_| {
@@ -477,14 +478,15 @@ fn shutdown_now_hands_back_the_rest_of_a_batch_the_worker_took() {
     });
 }
 
-/// A worker takes both queued jobs in one batch and runs the first, which waits until
+/// A worker takes both queued jobs in one batch (if it finds both queued) and runs the first, which waits until
 /// the second has run: the other worker must steal the second from the first's own
 /// queue, woken for it if it sleeps. A lost wake-up (or a thief that does not look at
 /// own queues filled by batches) deadlocks.
 #[test]
 fn the_rest_of_a_batch_is_stolen_when_its_first_job_waits_for_it() {
     capped(1).check(|| {
-        let pool = pool(2, 2);
+        // A batch is a queue's capacity over twice the most workers: 2 here.
+        let pool = pool(2, 8);
         let second_ran = Arc::new(Signal::new());
         let first = {
             let second_ran = Arc::clone(&second_ran);
