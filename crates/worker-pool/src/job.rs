@@ -160,15 +160,6 @@ unsafe fn abandon_scoped<T: Task>(storage: &mut Storage, why: JobError) {
     drop(count);
 }
 
-/// The table of a nudge, which holds no task: one `static`, so that its address is
-/// the nudge's mark.
-static NUDGE: VTable = VTable {
-    run: |_, _| Outcome::Completed,
-    abandon: |_, _| {},
-    scoped: false,
-    timed: false,
-};
-
 /// Moves a `T` into fresh storage (in place, or boxed when it does not fit).
 fn store<T>(task: T) -> Storage {
     let mut storage = Storage::uninit();
@@ -259,20 +250,6 @@ impl Job {
             vtable: Some(vtable),
             storage: store(stored),
         }
-    }
-
-    /// A job with no task, sent through the shared queue to wake an idle worker (see
-    /// [`local`](crate::local)); never run nor counted.
-    pub(crate) fn nudge() -> Job {
-        Job {
-            vtable: Some(&NUDGE),
-            storage: Storage::uninit(),
-        }
-    }
-
-    pub(crate) fn is_nudge(&self) -> bool {
-        self.vtable
-            .is_some_and(|vtable| core::ptr::eq(vtable, &NUDGE))
     }
 
     /// Runs the job.
@@ -421,22 +398,5 @@ mod tests {
             });
             assert_eq!(taken, "pending");
         }
-    }
-
-    #[test]
-    fn a_nudge_is_marked_and_holds_no_task() {
-        let nudge = Job::nudge();
-        assert!(nudge.is_nudge() && !nudge.is_scoped());
-        let log = Arc::new(Mutex::new("pending"));
-        let job = Job::new(
-            Probe::<1> {
-                log: Arc::clone(&log),
-                _bulk: [0],
-            },
-            false,
-        );
-        assert!(!job.is_nudge());
-        drop((nudge, job));
-        assert_eq!(*log.lock().unwrap(), "abandoned");
     }
 }

@@ -16,10 +16,12 @@
 //! worker's queue once more, then sleeps; a push first pushes, then reads `sleepers`. With
 //! a `SeqCst` fence between the two steps on each side (Dekker's pattern), one of them
 //! sees the other: the idle worker finds the job, or the pusher finds a sleeper and sends
-//! it a nudge — an empty job — through the shared queue, which wakes it to steal. One
-//! nudge is in flight at a time (`nudging`). A worker that steals, or that takes a nudge
-//! it does not act on, passes the word on the same way, so wake-ups spread as the work
-//! does: a thief takes at most half a queue, and the rest may need another.
+//! it a nudge, which wakes it to steal. A sleeper waits on the shared queue and on the
+//! nudges' own channel at once (a [`Select`]), so a nudge is never a job: it takes no
+//! place in the shared queue and no count in the stats. One nudge is in flight at a
+//! time (`nudging`). A worker that steals passes the word on the same way, so wake-ups
+//! spread as the work does: a thief takes at most half a queue, and the rest may need
+//! another.
 //!
 //! ## Closing
 //!
@@ -34,6 +36,7 @@ use core::cell::Cell;
 use core::ptr;
 use std::time::Instant;
 
+use bounded_buffer::{Receiver, Select, Sender};
 use crossbeam_utils::CachePadded;
 use patterns_core::Backoff;
 
@@ -83,12 +86,16 @@ pub(crate) struct Locals {
     used: AtomicBool,
     /// Workers that are idle: about to sleep on the shared queue, or asleep on it.
     sleepers: CachePadded<AtomicUsize>,
-    /// A nudge is in the shared queue, not yet taken.
+    /// A nudge is on its way to a sleeper, not yet taken.
     nudging: AtomicBool,
+    /// The nudges' channel, of capacity 1: `nudging` lets one in at a time.
+    nudge_tx: Sender<()>,
+    nudge_rx: Receiver<()>,
 }
 
 impl Locals {
     pub(crate) fn new(enabled: bool, capacity: usize, max_workers: usize) -> Locals {
+        let (nudge_tx, nudge_rx) = bounded_buffer::channel(1);
         Locals {
             enabled,
             batch: (capacity / max_workers.saturating_mul(2)).clamp(1, MAX_BATCH),
@@ -96,6 +103,8 @@ impl Locals {
             used: AtomicBool::new(false),
             sleepers: CachePadded::new(AtomicUsize::new(0)),
             nudging: AtomicBool::new(false),
+            nudge_tx,
+            nudge_rx,
         }
     }
 
@@ -160,15 +169,13 @@ impl Locals {
                 jobs.push(job);
             }
         }
-        jobs.extend(shared.drain().into_iter().filter(|job| !job.is_nudge()));
+        jobs.extend(shared.drain());
         jobs
     }
 
-    /// `nudge` left the shared queue — a worker took it, or `DropOldest` evicted it: the
-    /// next push may send another. The fence orders this before a worker's look at the
-    /// queues (see the module).
-    pub(crate) fn nudged(&self, nudge: Job) {
-        debug_assert!(nudge.is_nudge());
+    /// A sleeper took the nudge: the next push may send another. The fence orders this
+    /// before the sleeper's look at the queues (see the module).
+    fn nudged(&self) {
         self.nudging.store(false, Ordering::SeqCst);
         fence(Ordering::SeqCst);
     }
@@ -307,8 +314,8 @@ impl<'a> Local<'a> {
         self.queue.push(job);
     }
 
-    /// After jobs landed in an own queue, or a nudge was taken and not acted on: nudges
-    /// a sleeping worker, if there is one and no nudge is on its way yet.
+    /// After jobs landed in an own queue: nudges a sleeping worker, if there is one and
+    /// no nudge is on its way yet.
     fn announce(&self) {
         let locals = &self.shared.locals;
         fence(Ordering::SeqCst);
@@ -317,11 +324,10 @@ impl<'a> Local<'a> {
         {
             return;
         }
-        if self.shared.queue.try_push(Job::nudge(), 0).is_err() {
-            // Full: the sleepers have jobs to wake for, and look here next. Closed: the
-            // workers take a last look at every queue before they exit.
-            locals.nudging.store(false, Ordering::SeqCst);
-        }
+        // Never full (`nudging` admits one nudge at a time) nor closed (the pool holds
+        // both ends).
+        let sent = locals.nudge_tx.try_send(());
+        debug_assert!(sent.is_ok(), "{sent:?}");
     }
 
     /// The oldest job of this worker's own queue.
@@ -354,24 +360,16 @@ impl<'a> Local<'a> {
             .shared
             .queue
             .try_pop_many(&mut batch, self.shared.locals.batch);
-        let (mut first, mut nudged) = (None, false);
-        for job in batch.drain(..) {
-            if job.is_nudge() {
-                self.shared.locals.nudged(job);
-                nudged = true;
-            } else if first.is_none() {
-                first = Some(job);
-            } else {
-                self.push_own(job);
-            }
+        let mut jobs = batch.drain(..);
+        let first = jobs.next();
+        for job in jobs {
+            self.push_own(job);
         }
         self.batch.set(batch);
         self.end_move();
-        if nudged || !self.queue.is_empty() {
+        if !self.queue.is_empty() {
             self.announce();
         }
-        // Nothing, or only a nudge: whatever that was for is in another worker's queue,
-        // where the caller looks next.
         first
             .ok_or(PopError::TimedOut)
             .or_else(|none| taken.and(Err(none)))
@@ -379,38 +377,41 @@ impl<'a> Local<'a> {
 
     /// Takes one job from the shared queue.
     fn take_one(&self) -> Result<Job, PopError> {
-        let mut nudged = false;
-        let taken = loop {
-            match self.shared.queue.try_pop() {
-                Ok(job) if job.is_nudge() => {
-                    self.shared.locals.nudged(job);
-                    nudged = true;
-                }
-                taken => break taken,
-            }
-        };
-        if nudged && taken.is_ok() {
-            // The nudge was for work in some queue, which this worker is not going to
-            // look for now: pass it on.
-            self.announce();
-        }
-        taken
+        self.shared.queue.try_pop()
     }
 
     /// Waits for a job on the shared queue until `deadline` (forever if `None`),
-    /// counted among the sleepers: see the module's documentation.
+    /// counted among the sleepers, and woken by a nudge to steal: see the module's
+    /// documentation. Without own queues (a priority queue) there is nothing to steal
+    /// and no nudge: a plain wait on the queue.
     pub(crate) fn sleep(&self, deadline: Option<Instant>) -> Result<Job, PopError> {
         let locals = &self.shared.locals;
+        let Some(jobs) = self.shared.queue.receiver().filter(|_| locals.enabled) else {
+            return self.shared.queue.pop(deadline);
+        };
         locals.sleepers.fetch_add(1, Ordering::SeqCst);
         fence(Ordering::SeqCst);
+        // A job before a nudge, when both are there.
+        let mut waits = Select::new_biased();
+        let job_ready = waits.recv(jobs);
+        waits.recv(&locals.nudge_rx);
         let found = loop {
             if let Some(job) = self.steal() {
                 break Ok(job);
             }
-            match self.shared.queue.pop(deadline) {
-                Ok(job) if job.is_nudge() => locals.nudged(job),
-                found => break found,
+            let selected = match deadline {
+                None => waits.select(),
+                Some(deadline) => match waits.select_deadline(deadline) {
+                    Ok(selected) => selected,
+                    Err(_) => break Err(PopError::TimedOut),
+                },
+            };
+            if selected.index() == job_ready {
+                break selected.recv(jobs).map_err(|_| PopError::Closed);
             }
+            // Never fails: the pool holds the nudges' sender.
+            let _ = selected.recv(&locals.nudge_rx);
+            locals.nudged();
         };
         locals.sleepers.fetch_sub(1, Ordering::SeqCst);
         found

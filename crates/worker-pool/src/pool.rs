@@ -97,13 +97,9 @@ impl Shared {
     /// Makes room by evicting the oldest queued jobs until `job` fits.
     fn push_evicting(&self, mut job: Job, priority: i32) -> Result<(), PushError> {
         loop {
-            match self.queue.evict() {
-                Some(nudge) if nudge.is_nudge() => self.locals.nudged(nudge),
-                Some(oldest) => {
-                    self.counts.discarded();
-                    self.abandon(oldest, JobError::Discarded);
-                }
-                None => {}
+            if let Some(oldest) = self.queue.evict() {
+                self.counts.discarded();
+                self.abandon(oldest, JobError::Discarded);
             }
             job = match self.queue.try_push(job, priority) {
                 Err(PushError::Full(job)) => job,

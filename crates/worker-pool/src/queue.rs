@@ -98,6 +98,15 @@ impl Queue {
         }
     }
 
+    /// The FIFO queue's receiving end, to wait on beside other channels; `None` for a
+    /// priority queue.
+    pub(crate) fn receiver(&self) -> Option<&Receiver<Job>> {
+        match self {
+            Queue::Fifo { rx, .. } => Some(rx),
+            Queue::Priority(_) => None,
+        }
+    }
+
     /// Takes the next job if there is one now (`Err(TimedOut)` if not).
     pub(crate) fn try_pop(&self) -> Result<Job, PopError> {
         match self {

@@ -219,3 +219,46 @@ fn shutdown_now_hands_back_what_a_running_job_queued_for_its_worker() {
     let stats = pool.stats();
     assert_eq!((stats.handed_back, stats.completed), (5, 1));
 }
+
+#[test]
+fn the_wake_up_for_a_job_s_own_children_is_neither_counted_nor_queued() {
+    // One worker asleep, the other's job queues a child on its own queue, which wakes the
+    // sleeper, and reads the stats at once, before the sleeper can have woken. The
+    // wake-up is no job: `submitted` and `queued` never count more than the two jobs. (A
+    // snapshot under load may count fewer: a child on its way to the thief is in
+    // neither count.)
+    for _ in 0..50 {
+        let name = unique_name("wake-count");
+        let pool = Arc::new(
+            WorkerPool::builder()
+                .workers(2)
+                .queue_capacity(1)
+                .rejection(Rejection::Reject)
+                .name(&name)
+                .build()
+                .unwrap(),
+        );
+        for index in 0..2 {
+            assert!(seen_asleep(&format!("{name}-{index}"), || false));
+        }
+        let (seen_tx, seen) = mpsc::channel();
+        let inner = Arc::clone(&pool);
+        let parent = pool
+            .submit(move || {
+                inner.execute(|| {}).unwrap();
+                let stats = inner.stats();
+                seen_tx.send((stats.submitted, stats.queued)).unwrap();
+            })
+            .unwrap();
+        let (submitted, queued) = recv(&seen, "the parent's reading of the stats");
+        assert!(
+            submitted <= 2,
+            "{submitted} submitted: the parent and its child, no more"
+        );
+        assert!(queued <= 1, "{queued} queued: only the child may be");
+        assert_eq!(parent.join(), Ok(()));
+        pool.shutdown();
+        let stats = pool.stats();
+        assert_eq!((stats.submitted, stats.completed), (2, 2));
+    }
+}
