@@ -434,7 +434,8 @@ pub struct Receiver<T> {
 }
 
 impl<T> Sender<T> {
-    /// Sends `msg`, blocking while the channel is full.
+    /// Sends `msg`, blocking while the channel is full (an [`unbounded`] channel never
+    /// is: there it never blocks).
     ///
     /// # Errors
     ///
@@ -455,12 +456,13 @@ impl<T> Sender<T> {
             .map_err(|(msg, _)| SendError(msg))
     }
 
-    /// Sends `msg` if there is room now (for capacity 0: if a receiver is waiting); never
-    /// blocks.
+    /// Sends `msg` if there is room now (for capacity 0: if a receiver is waiting; an
+    /// [`unbounded`] channel always has room); never blocks.
     ///
     /// # Errors
     ///
-    /// [`TrySendError::Full`] or [`TrySendError::Closed`], holding `msg`.
+    /// [`TrySendError::Full`] (never from an [`unbounded`] channel) or
+    /// [`TrySendError::Closed`], holding `msg`.
     ///
     /// ```
     /// use bounded_buffer::TrySendError;
