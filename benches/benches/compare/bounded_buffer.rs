@@ -9,6 +9,12 @@
 //! * `bounded-buffer/batch_spsc` — `send_many`/`recv_many` in chunks of [`BATCH`] (`ours`)
 //!   beside crossbeam's per-message loop (`crossbeam`) and our own per-message loop
 //!   (`ours_single`), at capacity 1024.
+//! * `bounded-buffer/unbounded_mpsc` (1, 2 and 4 producers, one consumer: values `1x1`,
+//!   `2x1`, `4x1`) and `bounded-buffer/unbounded_mpmc` (1, 2 and 4 producers, two
+//!   consumers: `1x2`, `2x2`, `4x2`) — the unbounded channels: our `unbounded()` beside
+//!   crossbeam's, flume's and kanal's `unbounded()` and `std::sync::mpsc::channel` (which
+//!   sits out `unbounded_mpmc`). Senders never wait, so a producer that outruns the
+//!   consumers queues up to the whole iteration's values.
 //!
 //! Each case runs at capacities 0 (rendezvous), 1 and 1024: the value is `cap_0`, `cap_1`,
 //! `cap_1024` and the function id names the contender (`ours`, `crossbeam`, `flume`,
@@ -29,7 +35,9 @@
 //! not complete 10 samples in 3 s, which is expected. That is 57 benchmarks and at least
 //! 4 minutes; on the 2-core bench machine a full run took 10 minutes, because the
 //! oversubscribed cases at capacity 0 and 1 can take 0.5–2 s per iteration. Under
-//! `--quick` each benchmark stops once stable or after 3 s: under 4 minutes.
+//! `--quick` each benchmark stops once stable or after 3 s: under 4 minutes. The 27
+//! unbounded benchmarks add about 2 minutes to a full run (1 s of warm-up and 3 s of
+//! measurement each: their iterations take milliseconds).
 //!
 //! Noise: with more threads than cores, iterations at capacity 0 and 1 are bimodal for
 //! several contenders (ours and crossbeam included): 20–60 ms when the threads happen to
@@ -160,6 +168,70 @@ impl Chan for StdMpsc {
         rx.recv().ok()
     }
 }
+
+/// An unbounded channel of `u64`, implemented by ours and by each peer (as [`Chan`]).
+trait Unbounded: 'static {
+    const NAME: &'static str;
+    type Tx: Clone + Send + 'static;
+    type Rx: Send + 'static;
+    fn unbounded() -> (Self::Tx, Self::Rx);
+    /// Never blocks; panics if every receiver is gone.
+    fn send(tx: &Self::Tx, value: u64);
+    /// Blocks while empty; `None` once every sender is gone and the channel is drained.
+    fn recv(rx: &Self::Rx) -> Option<u64>;
+}
+
+/// Implements [`Unbounded`] for a contender whose constructor is `$new` and whose
+/// handles' `send` and `recv` return `Result`s.
+macro_rules! unbounded_contender {
+    ($contender:ty, $tx:ty, $rx:ty, $new:path) => {
+        impl Unbounded for $contender {
+            const NAME: &'static str = <$contender as Chan>::NAME;
+            type Tx = $tx;
+            type Rx = $rx;
+            fn unbounded() -> (Self::Tx, Self::Rx) {
+                $new()
+            }
+            fn send(tx: &Self::Tx, value: u64) {
+                tx.send(value).unwrap();
+            }
+            fn recv(rx: &Self::Rx) -> Option<u64> {
+                rx.recv().ok()
+            }
+        }
+    };
+}
+
+unbounded_contender!(
+    Ours,
+    ::bounded_buffer::Sender<u64>,
+    ::bounded_buffer::Receiver<u64>,
+    ::bounded_buffer::unbounded
+);
+unbounded_contender!(
+    Crossbeam,
+    crossbeam_channel::Sender<u64>,
+    crossbeam_channel::Receiver<u64>,
+    crossbeam_channel::unbounded
+);
+unbounded_contender!(
+    Flume,
+    flume::Sender<u64>,
+    flume::Receiver<u64>,
+    flume::unbounded
+);
+unbounded_contender!(
+    Kanal,
+    kanal::Sender<u64>,
+    kanal::Receiver<u64>,
+    kanal::unbounded
+);
+unbounded_contender!(
+    StdMpsc,
+    std::sync::mpsc::Sender<u64>,
+    std::sync::mpsc::Receiver<u64>,
+    std::sync::mpsc::channel
+);
 
 /// What a consumer saw: how many values and their sum.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -398,6 +470,80 @@ fn recv_batches(rx: &::bounded_buffer::Receiver<u64>) -> Tally {
     tally
 }
 
+fn send_each_unbounded<C: Unbounded>(tx: &C::Tx, values: std::ops::Range<u64>) {
+    for value in values {
+        C::send(tx, value);
+    }
+}
+
+fn recv_each_unbounded<C: Unbounded>(rx: &C::Rx) -> Tally {
+    let mut tally = Tally::default();
+    while let Some(value) = C::recv(rx) {
+        tally.add(value);
+    }
+    tally
+}
+
+/// `C` with `producers` senders and `consumers` receivers, cloned by `clone_rx` (std's
+/// receiver cannot be: it only runs with one consumer), into `group`.
+fn bench_unbounded<C: Unbounded>(
+    group: &mut BenchmarkGroup<'_, WallTime>,
+    producers: usize,
+    consumers: usize,
+    clone_rx: fn(&C::Rx) -> C::Rx,
+) {
+    let id = BenchmarkId::new(C::NAME, format!("{producers}x{consumers}"));
+    group.bench_function(id, |b| {
+        b.iter_custom(|iters| {
+            (0..iters)
+                .map(|_| {
+                    let (tx, rx) = C::unbounded();
+                    let mut rxs: Vec<C::Rx> = (1..consumers).map(|_| clone_rx(&rx)).collect();
+                    rxs.push(rx);
+                    round(
+                        tx,
+                        rxs,
+                        producers,
+                        send_each_unbounded::<C>,
+                        recv_each_unbounded::<C>,
+                    )
+                })
+                .sum()
+        })
+    });
+}
+
+/// `unbounded_mpsc` and `unbounded_mpmc`.
+fn bench_unbounded_all(c: &mut Criterion) {
+    fn single<C: Unbounded>(_: &C::Rx) -> C::Rx {
+        unreachable!("one consumer: never cloned")
+    }
+    fn cloned<C: Unbounded>(rx: &C::Rx) -> C::Rx
+    where
+        C::Rx: Clone,
+    {
+        rx.clone()
+    }
+    let mut group = threaded_group(c, "unbounded_mpsc");
+    for producers in [1, 2, 4] {
+        bench_unbounded::<Ours>(&mut group, producers, 1, single::<Ours>);
+        bench_unbounded::<Crossbeam>(&mut group, producers, 1, single::<Crossbeam>);
+        bench_unbounded::<Flume>(&mut group, producers, 1, single::<Flume>);
+        bench_unbounded::<Kanal>(&mut group, producers, 1, single::<Kanal>);
+        bench_unbounded::<StdMpsc>(&mut group, producers, 1, single::<StdMpsc>);
+    }
+    group.finish();
+    // std's `Receiver` cannot be cloned: it sits out the multi-consumer case.
+    let mut group = threaded_group(c, "unbounded_mpmc");
+    for producers in [1, 2, 4] {
+        bench_unbounded::<Ours>(&mut group, producers, 2, cloned::<Ours>);
+        bench_unbounded::<Crossbeam>(&mut group, producers, 2, cloned::<Crossbeam>);
+        bench_unbounded::<Flume>(&mut group, producers, 2, cloned::<Flume>);
+        bench_unbounded::<Kanal>(&mut group, producers, 2, cloned::<Kanal>);
+    }
+    group.finish();
+}
+
 /// Every case. The contenders of one case and capacity run back to back, so the cells of
 /// one table are measured within a minute or so of each other on a machine whose speed
 /// drifts over minutes.
@@ -425,4 +571,5 @@ pub(crate) fn bench_all(c: &mut Criterion) {
         group.finish();
     }
     bench_batch(c);
+    bench_unbounded_all(c);
 }

@@ -13,6 +13,7 @@ use crate::error::{
     SendIterError, SendManyError, SendTimeoutError, TryRecvError, TrySendError,
 };
 use crate::iter::{Iter, TryIter};
+use crate::list::List;
 use crate::sync::atomic::{AtomicUsize, Ordering};
 use crate::sync::Arc;
 use crate::timer::Timer;
@@ -78,17 +79,63 @@ pub fn try_channel<T>(capacity: usize) -> Result<(Sender<T>, Receiver<T>), Capac
     } else {
         Flavor::Array(Array::try_new(capacity)?)
     };
-    let chan = Arc::new(Chan {
-        flavor,
-        senders: AtomicUsize::new(1),
-        receivers: AtomicUsize::new(1),
-    });
-    Ok((
-        Sender {
-            chan: Arc::clone(&chan),
-        },
-        Receiver { chan },
-    ))
+    Ok(Chan::pair(flavor))
+}
+
+/// Creates a channel with no capacity limit, and returns its two ends: the unbounded
+/// producer–consumer queue (crossbeam-channel's `unbounded`, std's `mpsc::channel`).
+///
+/// Sends never block and never fail for want of room: [`Sender::send`] and
+/// [`Sender::try_send`] fail only once the channel is closed, handing the value back, and
+/// `try_send` never returns [`TrySendError::Full`]. Everything else works as on a bounded
+/// channel — receives block, time out, and cancel the same way, batches, `close`, the
+/// drop rules and [`select!`](crate::select!) are the same — and
+/// [`capacity`](Sender::capacity) reports `usize::MAX`, [`is_full`](Sender::is_full) is
+/// always false.
+///
+/// Nothing holds a fast producer back: if the consumers fall behind, the queue grows
+/// until memory runs out. Pick it when producers must never wait (a logger, a thread
+/// that must not stall on its consumers) or when the number of values is bounded by
+/// other means; otherwise a bounded [`channel`] keeps memory bounded by backpressure.
+///
+/// Values live in blocks of 31 slots, allocated as the queue grows and freed as soon
+/// as their values have been received; an empty channel holds one block.
+///
+/// # Errors
+///
+/// None at creation. [`send`](Sender::send) returns [`SendError`], holding the value,
+/// once the channel is closed ([`close`](Sender::close) from either end, or the last
+/// receiver gone); [`recv`](Receiver::recv) returns [`RecvError`] once it is closed and
+/// drained.
+///
+/// # Examples
+///
+/// ```
+/// use bounded_buffer::{SendError, TryRecvError};
+/// use std::thread;
+///
+/// let (tx, rx) = bounded_buffer::unbounded();
+/// // Never blocks, however far ahead the producer gets.
+/// let producer = thread::spawn(move || {
+///     for i in 0..10_000 {
+///         tx.send(i).unwrap();
+///     }
+///     tx // hand the sender back: its drop would close the channel
+/// });
+/// let tx = producer.join().unwrap();
+/// assert_eq!(rx.len(), 10_000);
+/// assert!(!tx.is_full());
+/// assert_eq!(tx.capacity(), usize::MAX);
+///
+/// assert_eq!(rx.recv(), Ok(0));
+/// rx.close();
+/// assert_eq!(tx.send(-1), Err(SendError(-1))); // closed: the value comes back
+/// assert_eq!(rx.iter().count(), 9_999); // what was queued is still delivered
+/// assert_eq!(rx.try_recv(), Err(TryRecvError::Closed));
+/// ```
+#[must_use]
+pub fn unbounded<T>() -> (Sender<T>, Receiver<T>) {
+    Chan::pair(Flavor::List(List::new()))
 }
 
 /// The largest capacity a channel of `T` can be asked for: [`MAX_CAPACITY`], or fewer
@@ -186,11 +233,28 @@ pub(crate) struct Chan<T> {
 pub(crate) enum Flavor<T> {
     Array(Array<T>),
     Zero(Zero<T>),
+    /// `unbounded`: a linked list of blocks.
+    List(List<T>),
     /// `after` and `tick`: a `Receiver<Instant>` and no sender.
     Timer(Timer<T>),
 }
 
 impl<T> Chan<T> {
+    /// The two ends of a new channel of `flavor`.
+    fn pair(flavor: Flavor<T>) -> (Sender<T>, Receiver<T>) {
+        let chan = Arc::new(Chan {
+            flavor,
+            senders: AtomicUsize::new(1),
+            receivers: AtomicUsize::new(1),
+        });
+        (
+            Sender {
+                chan: Arc::clone(&chan),
+            },
+            Receiver { chan },
+        )
+    }
+
     /// A receiver of a channel that has no sender to drop: its sender count is one for
     /// ever, so it closes only when closed.
     fn receiver_only(flavor: Flavor<T>) -> Receiver<T> {
@@ -215,6 +279,8 @@ impl<T> Chan<T> {
             (Flavor::Array(array), None) => array.try_send(msg),
             (Flavor::Array(array), Some(wait)) => array.send(msg, wait),
             (Flavor::Zero(zero), wait) => zero.send(msg, wait),
+            // Never blocks: nothing to wait for.
+            (Flavor::List(list), _) => list.send(msg),
             (Flavor::Timer(_), _) => unreachable!("a timer has no sender"),
         }
     }
@@ -225,6 +291,8 @@ impl<T> Chan<T> {
             (Flavor::Array(array), None) => array.try_recv(),
             (Flavor::Array(array), Some(wait)) => array.recv(wait),
             (Flavor::Zero(zero), wait) => zero.recv(wait),
+            (Flavor::List(list), None) => list.try_recv(),
+            (Flavor::List(list), Some(wait)) => list.recv(wait),
             (Flavor::Timer(timer), wait) => timer.recv(wait),
         }
     }
@@ -233,6 +301,7 @@ impl<T> Chan<T> {
     fn send_many(&self, values: &mut VecDeque<T>, wait: Wait<'_>) -> Result<(), Failure> {
         match &self.flavor {
             Flavor::Array(array) => array.send_many(values, wait),
+            Flavor::List(list) => list.send_many(values),
             Flavor::Zero(zero) => {
                 while let Some(msg) = values.pop_front() {
                     if let Err((msg, failure)) = zero.send(msg, Some(wait)) {
@@ -255,6 +324,8 @@ impl<T> Chan<T> {
         match (&self.flavor, wait) {
             (Flavor::Array(array), None) => array.try_recv_many(out, max),
             (Flavor::Array(array), Some(wait)) => array.recv_many(out, max, wait),
+            (Flavor::List(list), None) => list.try_recv_many(out, max),
+            (Flavor::List(list), Some(wait)) => list.recv_many(out, max, wait),
             // No batches to claim: one value at a time, as long as they come without
             // waiting.
             (_, _) if max == 0 => Ok(0),
@@ -279,6 +350,7 @@ impl<T> Chan<T> {
     fn close(&self) -> bool {
         match &self.flavor {
             Flavor::Array(array) => array.close(),
+            Flavor::List(list) => list.close(),
             Flavor::Zero(zero) => zero.close(),
             Flavor::Timer(timer) => timer.close(),
         }
@@ -288,6 +360,7 @@ impl<T> Chan<T> {
     fn discard_all(&self) {
         match &self.flavor {
             Flavor::Array(array) => array.discard_all(),
+            Flavor::List(list) => list.discard_all(),
             // Parked senders hold their own values, and get them back as the close wakes
             // them; a timer holds none.
             Flavor::Zero(_) | Flavor::Timer(_) => {}
@@ -297,6 +370,7 @@ impl<T> Chan<T> {
     fn is_closed(&self) -> bool {
         match &self.flavor {
             Flavor::Array(array) => array.is_closed(),
+            Flavor::List(list) => list.is_closed(),
             Flavor::Zero(zero) => zero.is_closed(),
             Flavor::Timer(timer) => timer.is_closed(),
         }
@@ -305,6 +379,7 @@ impl<T> Chan<T> {
     fn len(&self) -> usize {
         match &self.flavor {
             Flavor::Array(array) => array.len(),
+            Flavor::List(list) => list.len(),
             Flavor::Zero(_) => 0,
             Flavor::Timer(timer) => timer.len(),
         }
@@ -313,6 +388,7 @@ impl<T> Chan<T> {
     fn capacity(&self) -> usize {
         match &self.flavor {
             Flavor::Array(array) => array.capacity(),
+            Flavor::List(_) => usize::MAX,
             Flavor::Zero(_) => 0,
             Flavor::Timer(_) => 1,
         }
@@ -321,6 +397,7 @@ impl<T> Chan<T> {
     fn is_empty(&self) -> bool {
         match &self.flavor {
             Flavor::Array(array) => array.is_empty(),
+            Flavor::List(list) => list.is_empty(),
             Flavor::Zero(_) => true,
             Flavor::Timer(timer) => timer.len() == 0,
         }
@@ -329,6 +406,7 @@ impl<T> Chan<T> {
     fn is_full(&self) -> bool {
         match &self.flavor {
             Flavor::Array(array) => array.is_full(),
+            Flavor::List(_) => false,
             Flavor::Zero(_) => true,
             Flavor::Timer(timer) => timer.len() == 1,
         }
@@ -356,7 +434,8 @@ pub struct Receiver<T> {
 }
 
 impl<T> Sender<T> {
-    /// Sends `msg`, blocking while the channel is full.
+    /// Sends `msg`, blocking while the channel is full (an [`unbounded`] channel never
+    /// is: there it never blocks).
     ///
     /// # Errors
     ///
@@ -377,12 +456,13 @@ impl<T> Sender<T> {
             .map_err(|(msg, _)| SendError(msg))
     }
 
-    /// Sends `msg` if there is room now (for capacity 0: if a receiver is waiting); never
-    /// blocks.
+    /// Sends `msg` if there is room now (for capacity 0: if a receiver is waiting; an
+    /// [`unbounded`] channel always has room); never blocks.
     ///
     /// # Errors
     ///
-    /// [`TrySendError::Full`] or [`TrySendError::Closed`], holding `msg`.
+    /// [`TrySendError::Full`] (never from an [`unbounded`] channel) or
+    /// [`TrySendError::Closed`], holding `msg`.
     ///
     /// ```
     /// use bounded_buffer::TrySendError;
@@ -640,12 +720,15 @@ macro_rules! shared_methods {
                 self.chan.is_empty()
             }
 
-            /// True if a send would block (always true for capacity 0).
+            /// True if a send would block (always true for capacity 0, never for an
+            /// [`unbounded`](crate::unbounded) channel).
             pub fn is_full(&self) -> bool {
                 self.chan.is_full()
             }
 
-            /// The capacity the channel was made with.
+            /// The capacity the channel was made with; `usize::MAX` for an
+            /// [`unbounded`](crate::unbounded) channel, which has no limit (`len()`
+            /// never reaches it: memory runs out first).
             pub fn capacity(&self) -> usize {
                 self.chan.capacity()
             }

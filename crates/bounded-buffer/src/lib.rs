@@ -1,5 +1,6 @@
 //! A bounded multi-producer multi-consumer channel for threads, with backpressure, close,
-//! batching, cancellation and select — model-checked with [loom](https://docs.rs/loom).
+//! batching, cancellation and select — model-checked with [loom](https://docs.rs/loom) —
+//! and its unbounded sibling, [`unbounded()`](unbounded), with the same API.
 //!
 //! # Hello, channel
 //!
@@ -35,6 +36,28 @@
 //! [`TrySendError::Full`]) until a receiver makes room. Capacity 0 makes a *rendezvous*
 //! channel, Go's unbuffered channel: a send completes only when a receiver takes the
 //! value, hand to hand.
+//!
+//! # Unbounded
+//!
+//! [`unbounded()`](unbounded) makes a channel without a limit (crossbeam-channel's
+//! `unbounded`, std's `mpsc::channel`): sends never block and fail only once the channel
+//! is closed, `try_send` is never [`Full`](TrySendError::Full), `is_full()` is always
+//! false and `capacity()` reports `usize::MAX`. Everything else — blocking, timed and
+//! cancellable receives, batches, closing, the drop rules, select — is the same. Use it
+//! when producers must never wait on consumers; nothing then stops a queue that is fed
+//! faster than it is drained from growing until memory runs out.
+//!
+//! ```
+//! use bounded_buffer::TrySendError;
+//!
+//! let (tx, rx) = bounded_buffer::unbounded();
+//! for i in 0..1000 {
+//!     tx.try_send(i).unwrap(); // never `Full`
+//! }
+//! rx.close();
+//! assert_eq!(tx.try_send(1000), Err(TrySendError::Closed(1000))); // only a close fails it
+//! assert_eq!(rx.iter().sum::<i32>(), (0..1000).sum()); // the queued values still arrive
+//! ```
 //!
 //! # Closing
 //!
@@ -152,20 +175,27 @@
 //!   on the ring yields sooner, as its partner may need this very core).
 //! * **Memory**: `capacity` slots of `T` plus one stamp word each, allocated up front;
 //!   no allocation per value. A blocked operation reuses its thread's wait record (a
-//!   rendezvous also allocates one small packet per hand-over).
+//!   rendezvous also allocates one small packet per hand-over). An unbounded channel
+//!   holds its values in blocks of 31 slots (a value and a state word each), allocated
+//!   as the queue grows — one allocation per 31 values — and each freed as soon as its
+//!   last value has been received; an empty one holds a single block.
 //! * **Verified**: every blocking, closing and dropping protocol has a loom model in
 //!   `tests/loom.rs`; every `unsafe` block states its invariant and the model that covers
 //!   it.
 //!
 //! The ring for capacity ≥ 1 is Dmitry Vyukov's bounded MPMC queue with per-slot stamps,
 //! as crossbeam-channel's array flavor uses it, extended with batch claims; the rendezvous
-//! channel pairs waiting threads under a lock and moves the value outside it.
+//! channel pairs waiting threads under a lock and moves the value outside it; the
+//! unbounded channel is a linked list of blocks of slots with per-slot state bits, as
+//! crossbeam-channel's list flavor, also extended with batch claims (up to a block per
+//! compare-and-swap).
 
 mod array;
 mod channel;
 mod context;
 mod error;
 mod iter;
+mod list;
 mod operand;
 mod select;
 mod select_macro;
@@ -178,7 +208,8 @@ mod zero;
 use patterns_core::sync;
 
 pub use channel::{
-    after, channel, max_capacity, never, tick, try_channel, Receiver, Sender, MAX_CAPACITY,
+    after, channel, max_capacity, never, tick, try_channel, unbounded, Receiver, Sender,
+    MAX_CAPACITY,
 };
 pub use error::{
     CapacityError, RecvCancelError, RecvError, RecvTimeoutError, SendCancelError, SendError,

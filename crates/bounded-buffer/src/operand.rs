@@ -10,6 +10,7 @@ use crate::array::{Ready, SlotClaim};
 use crate::channel::{Chan, Flavor};
 use crate::context::{Context, Operation, Side};
 use crate::error::{RecvError, SendError};
+use crate::list::{self, EntryClaim};
 use crate::sync::Arc;
 use crate::zero::{Claim, Packet, Pairing};
 
@@ -19,6 +20,13 @@ pub(crate) enum Token {
     Closed,
     /// A ring slot, to empty (a receive) or fill (a send).
     Slot(SlotClaim),
+    /// A slot of an unbounded channel, to empty (a receive).
+    Entry(EntryClaim),
+    /// A send on an unbounded channel, which always has room: nothing is claimed, and
+    /// the send is made when the operation completes. If the channel closed in
+    /// between, the value comes back in the send's error, as it would from a closed
+    /// channel's token.
+    Room,
     /// A receive's value, taken already (from a rendezvous partner or a timer): a `T`.
     Value(Erased),
     /// A send's rendezvous partner, waiting for the value: a [`Pairing<T>`].
@@ -90,6 +98,11 @@ impl<T> Chan<T> {
                 Ready::Closed => Token::Closed,
             }),
             Flavor::Zero(zero) => zero.claim(side).map(token_of),
+            Flavor::List(list) => list.claim(side).map(|ready| match ready {
+                list::Ready::Entry(claim) => Token::Entry(claim),
+                list::Ready::Room => Token::Room,
+                list::Ready::Closed => Token::Closed,
+            }),
             Flavor::Timer(timer) => match timer.try_recv() {
                 Ok(due) => Some(Token::Value(Erased::new(due))),
                 Err(crate::wait::Failure::Closed) => Some(Token::Closed),
@@ -110,6 +123,7 @@ impl<T> Chan<T> {
                 .register(side, oper, cx)
                 .then_some(Registration::Waker),
             Flavor::Zero(zero) => zero.register(side, oper, cx).map(Registration::Packet),
+            Flavor::List(list) => list.register(side, oper, cx).then_some(Registration::Waker),
             Flavor::Timer(timer) => timer.register(oper, cx).then_some(Registration::Waker),
         }
     }
@@ -118,6 +132,7 @@ impl<T> Chan<T> {
         match &self.flavor {
             Flavor::Array(array) => array.unregister(side, oper),
             Flavor::Zero(zero) => zero.unregister(oper),
+            Flavor::List(list) => list.unregister(side, oper),
             Flavor::Timer(timer) => timer.unregister(oper),
         }
     }
@@ -145,6 +160,7 @@ impl<T> Chan<T> {
         match &self.flavor {
             Flavor::Array(array) => array.version(),
             Flavor::Zero(zero) => [zero.version(), 0],
+            Flavor::List(list) => list.version(),
             Flavor::Timer(timer) => timer.version(),
         }
     }
@@ -167,6 +183,8 @@ impl<T> Chan<T> {
             (Token::Closed, _) => Err(RecvError),
             // SAFETY: a receive's slot claim on this ring (the caller's contract).
             (Token::Slot(claim), Flavor::Array(array)) => Ok(unsafe { array.read(claim) }),
+            // SAFETY: a receive's slot claim on this list (the caller's contract).
+            (Token::Entry(claim), Flavor::List(list)) => Ok(unsafe { list.read(claim) }),
             // SAFETY: a receive's value on a channel of `T` is a `T`.
             (Token::Value(value), _) => Ok(unsafe { value.into_inner::<T>() }),
             _ => unreachable!("a receive's token comes from its own channel"),
@@ -186,6 +204,7 @@ impl<T> Chan<T> {
                 unsafe { array.write(claim, msg) };
                 Ok(())
             }
+            (Token::Room, Flavor::List(list)) => list.send(msg).map_err(|(msg, _)| SendError(msg)),
             (Token::Partner(pairing), _) => {
                 // SAFETY: a send's partner on a channel of `T` is a `Pairing<T>`.
                 unsafe { pairing.into_inner::<Pairing<T>>() }.complete(msg);
@@ -207,6 +226,9 @@ impl<T> Chan<T> {
         match (token, &self.flavor) {
             // SAFETY: a slot claim on this ring for `side` (the caller's contract).
             (Token::Slot(claim), Flavor::Array(array)) => unsafe { array.abandon(side, claim) },
+            // SAFETY: a receive's slot claim on this list (the caller's contract: only
+            // receives claim slots of a list).
+            (Token::Entry(claim), Flavor::List(list)) => unsafe { list.abandon(claim) },
             // The erased box drops as what it was made from.
             (token, _) => drop(token),
         }

@@ -2,10 +2,12 @@
 //! every interleaving of their threads up to `LOOM_MAX_PREEMPTIONS` preemptions.
 //!
 //! Each model runs on the ring (capacity 1 or 2) and, where it applies, on the rendezvous
-//! channel (capacity 0). Run with `cargo xtask loom bounded-buffer`.
+//! channel (capacity 0). The `unbounded_*` models run on the unbounded flavor, whose
+//! blocks have two slots under loom, so that three values cross a block boundary. Run
+//! with `cargo xtask loom bounded-buffer`.
 #![cfg(loom)]
 
-use bounded_buffer::{channel, RecvCancelError, Select, Selector, SendCancelError};
+use bounded_buffer::{channel, unbounded, RecvCancelError, Select, Selector, SendCancelError};
 use patterns_core::sync::atomic::{AtomicUsize, Ordering};
 use patterns_core::sync::{thread, Arc};
 use patterns_core::CancelToken;
@@ -479,5 +481,146 @@ fn late_cancel_callback_does_not_abort_the_next_wait() {
             "{first:?}"
         );
         assert_eq!(second, Ok(2));
+    });
+}
+
+// The unbounded flavor. Under loom a block has 2 slots: values 1 and 2 fill the first
+// block (the second's send links the next block, its receive frees the first), value 3
+// goes into the next.
+
+/// A receiver blocks on an empty channel while a sender sends three values, crossing
+/// into a second block: each arrives once and in order, and the receiver sees the close
+/// when the sender goes.
+#[test]
+fn unbounded_send_racing_recv_across_a_block_boundary() {
+    loom::model(|| {
+        let (tx, rx) = unbounded();
+        let sender = thread::spawn(move || {
+            for value in [1, 2, 3] {
+                tx.send(value).unwrap();
+            }
+        });
+        assert_eq!(rx.recv(), Ok(1));
+        assert_eq!(rx.recv(), Ok(2));
+        assert_eq!(rx.recv(), Ok(3));
+        assert!(rx.recv().is_err(), "closed once the sender is gone");
+        sender.join().unwrap();
+    });
+}
+
+/// Two receivers each take one value of a full block while the sender fills it: the
+/// one that reads the last slot frees the block, or hands that over to the other if it
+/// is still reading its slot (`DESTROY`); either way the block is freed once, after both
+/// reads, and the sender's next value goes into the next block.
+#[test]
+fn unbounded_receivers_racing_to_free_a_block() {
+    loom::model(|| {
+        let (tx, rx) = unbounded();
+        let receivers: Vec<_> = (0..2)
+            .map(|_| {
+                let rx = rx.clone();
+                thread::spawn(move || rx.recv().unwrap())
+            })
+            .collect();
+        tx.send(1).unwrap();
+        tx.send(2).unwrap();
+        let got: Vec<u32> = receivers.into_iter().map(|r| r.join().unwrap()).collect();
+        assert_eq!(sorted(got), [1, 2]);
+        tx.send(3).unwrap();
+        assert_eq!(rx.try_recv(), Ok(3));
+    });
+}
+
+/// Batches across a block boundary: `send_many` claims the rest of a block per
+/// compare-and-swap and links the next, `recv_many` takes what is there.
+#[test]
+fn unbounded_batches_across_a_block_boundary() {
+    loom::model(|| {
+        let (tx, rx) = unbounded();
+        let sender = thread::spawn(move || tx.send_many(vec![1, 2, 3]).unwrap());
+        let mut got = Vec::new();
+        while got.len() < 3 {
+            rx.recv_many(&mut got, 3).unwrap();
+        }
+        assert_eq!(got, [1, 2, 3]);
+        sender.join().unwrap();
+    });
+}
+
+/// A receiver blocked on an empty channel while a sender sends and a third thread
+/// closes: the receiver wakes, each value is received or handed back exactly once, and
+/// those received arrive in order.
+#[test]
+fn unbounded_close_racing_a_blocked_receiver() {
+    loom::model(|| {
+        let (tx, rx) = unbounded();
+        let closer = tx.clone();
+        let sender = thread::spawn(move || {
+            let mut handed_back = Vec::new();
+            for value in [1, 2, 3] {
+                if let Err(err) = tx.send(value) {
+                    handed_back.push(err.into_inner());
+                }
+            }
+            handed_back
+        });
+        let receiver = thread::spawn(move || rx.iter().collect::<Vec<u32>>());
+        closer.close();
+        let mut all = sender.join().unwrap();
+        let received = receiver.join().unwrap();
+        assert!(received.windows(2).all(|w| w[0] < w[1]), "FIFO");
+        all.extend(received);
+        assert_eq!(sorted(all), [1, 2, 3]);
+    });
+}
+
+/// The last receiver's drop discards the queue while a sender sends two more values,
+/// the first of them into the block's last slot (linking the next block): each value
+/// is dropped exactly once, in the discard or handed back, and every block is freed.
+#[test]
+fn unbounded_last_receiver_drop_racing_a_send() {
+    loom::model(|| {
+        let drops = Arc::new(AtomicUsize::new(0));
+        let counted = |id| Counted {
+            id,
+            drops: Arc::clone(&drops),
+        };
+        let (tx, rx) = unbounded();
+        tx.send(counted(0)).unwrap();
+        let late = [counted(1), counted(2)];
+        let sender =
+            thread::spawn(move || late.map(|value| tx.send(value).map_err(|e| e.into_inner().id)));
+        drop(rx);
+        let sent = sender.join().unwrap();
+        for result in sent {
+            assert!(matches!(result, Ok(()) | Err(1 | 2)), "{result:?}");
+        }
+        assert!(
+            !(sent[0].is_err() && sent[1].is_ok()),
+            "a send after a failed one fails too"
+        );
+        assert_eq!(drops.load(Ordering::SeqCst), 3, "each value dropped once");
+    });
+}
+
+/// A select receiving from an unbounded channel and a ring while two senders race.
+#[test]
+fn unbounded_select_racing_two_senders() {
+    loom::model(|| {
+        let (tx_a, rx_a) = unbounded();
+        let (tx_b, rx_b) = channel(1);
+        let a = thread::spawn(move || tx_a.send(1).map(|()| tx_a));
+        let b = thread::spawn(move || tx_b.send(2).map(|()| tx_b));
+        let mut got = Vec::new();
+        for _ in 0..2 {
+            got.push(
+                Selector::new()
+                    .recv(&rx_a, |v| v.unwrap())
+                    .recv(&rx_b, |v| v.unwrap())
+                    .wait(),
+            );
+        }
+        assert!(a.join().unwrap().is_ok() && b.join().unwrap().is_ok());
+        assert_eq!(sorted(got), [1, 2]);
     });
 }

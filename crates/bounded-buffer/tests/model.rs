@@ -1,7 +1,8 @@
 //! Model-based tests of the channel, single-threaded.
 //!
 //! A property test (proptest) runs random sequences of non-blocking (or provably
-//! non-blocking) operations on channels of capacity 0, 1, 2, 3 and 8 — `try_send`, `send`,
+//! non-blocking) operations on channels of capacity 0, 1, 2, 3 and 8 and on an unbounded
+//! channel (whose model has capacity `usize::MAX`) — `try_send`, `send`,
 //! `send_timeout`/`send_deadline` with a passed limit, `send_cancellable` with a fired
 //! token, `send_many`, `send_iter`, `try_recv`, `recv`, `recv_timeout`/`recv_deadline`,
 //! `recv_cancellable`, `try_recv_many`, `recv_many`, `try_iter`, `iter`, `close` from either
@@ -22,9 +23,9 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use bounded_buffer::{
-    channel, try_channel, CapacityError, Receiver, RecvCancelError, RecvError, RecvTimeoutError,
-    SendCancelError, SendError, SendIterError, SendManyError, SendTimeoutError, Sender,
-    TryRecvError, TrySendError, MAX_CAPACITY,
+    channel, try_channel, unbounded, CapacityError, Receiver, RecvCancelError, RecvError,
+    RecvTimeoutError, SendCancelError, SendError, SendIterError, SendManyError, SendTimeoutError,
+    Sender, TryRecvError, TrySendError, MAX_CAPACITY,
 };
 use patterns_core::CancelToken;
 use proptest::prelude::*;
@@ -188,9 +189,16 @@ fn try_send_ids(result: Result<(), TrySendError<Tok>>) -> Result<(), TrySendErro
     })
 }
 
+/// The model's capacity for an `unbounded()` channel: what its `capacity()` reports.
+const UNBOUNDED: usize = usize::MAX;
+
 impl Harness {
     fn new(capacity: usize) -> Harness {
-        let (tx, rx) = channel(capacity);
+        let (tx, rx) = if capacity == UNBOUNDED {
+            unbounded()
+        } else {
+            channel(capacity)
+        };
         let fired = CancelToken::new();
         fired.cancel();
         Harness {
@@ -531,7 +539,7 @@ proptest! {
 
     #[test]
     fn channel_matches_vecdeque_model(
-        capacity in prop::sample::select(vec![0usize, 1, 2, 3, 8]),
+        capacity in prop::sample::select(vec![0usize, 1, 2, 3, 8, UNBOUNDED]),
         ops in prop::collection::vec(op(), 0..100),
     ) {
         run_model(capacity, &ops);

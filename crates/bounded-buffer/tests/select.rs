@@ -40,11 +40,15 @@ impl Drop for Counted {
 fn one_select_is_waited_on_many_times() {
     let (tx_a, rx_a) = channel(4);
     let (tx_b, rx_b) = channel(4);
+    // The producer hands its senders back rather than dropping them: a channel closed
+    // and drained is ready too, and would be selected (with `RecvError`) while the other
+    // still holds a value.
     let producer = thread::spawn(move || {
         for i in 0..500u32 {
             let tx = if i % 2 == 0 { &tx_a } else { &tx_b };
             tx.send(i).unwrap();
         }
+        (tx_a, tx_b)
     });
     let mut sel = Select::new();
     let a = sel.recv(&rx_a);
