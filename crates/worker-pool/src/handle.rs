@@ -34,8 +34,36 @@ enum Phase<R> {
     /// Running, with the token to fire if the handle cancels it or it times out.
     Running(Option<CancelToken>),
     Done(Result<R, JobError>),
-    /// The handle took the result; what the job was resolved as, if not a value.
-    Taken(Option<JobError>),
+    /// The handle took the result; whether the job was skipped, and why (`None` for a
+    /// value or a panic).
+    Taken(Option<Skip>),
+}
+
+/// Why a job was resolved without running to the end: all that `start` and `finish`
+/// need to know of an error once the handle has taken it (a panic's payload went with
+/// the handle).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Skip {
+    TimedOut,
+    /// Cancelled, or abandoned (shut down, discarded): not run, counted as cancelled.
+    Cancelled,
+}
+
+impl Skip {
+    fn of(error: &JobError) -> Option<Skip> {
+        match error {
+            JobError::Panicked(_) => None,
+            JobError::TimedOut => Some(Skip::TimedOut),
+            JobError::Cancelled | JobError::ShutDown | JobError::Discarded => Some(Skip::Cancelled),
+        }
+    }
+
+    fn outcome(self) -> Outcome {
+        match self {
+            Skip::TimedOut => Outcome::TimedOut,
+            Skip::Cancelled => Outcome::Cancelled,
+        }
+    }
 }
 
 impl<R> Slot<R> {
@@ -71,7 +99,8 @@ impl<R> Slot<R> {
                 state.phase = Phase::Running(token.cloned());
                 Ok(())
             }
-            Phase::Done(Err(error)) | Phase::Taken(Some(error)) => Err(skipped(error)),
+            Phase::Done(Err(error)) => Err(skipped(error)),
+            Phase::Taken(Some(skip)) => Err(skip.outcome()),
             Phase::Running(_) | Phase::Done(Ok(_)) | Phase::Taken(None) => {
                 unreachable!("a job starts once, from its queue")
             }
@@ -82,7 +111,7 @@ impl<R> Slot<R> {
     pub(crate) fn finish(&self, result: Result<R, JobError>) -> Outcome {
         let outcome = match &result {
             Ok(_) => Outcome::Completed,
-            Err(JobError::Panicked(message)) => Outcome::Panicked(message.clone()),
+            Err(JobError::Panicked(payload)) => Outcome::Panicked(payload.to_string()),
             Err(error) => skipped(error),
         };
         let mut state = self.state.lock();
@@ -90,7 +119,7 @@ impl<R> Slot<R> {
             // Cancelled or timed out while it ran: the handle already has its answer, and
             // a job that returned counts as that answer says.
             let answered = match &state.phase {
-                Phase::Done(Err(JobError::TimedOut)) | Phase::Taken(Some(JobError::TimedOut)) => {
+                Phase::Done(Err(JobError::TimedOut)) | Phase::Taken(Some(Skip::TimedOut)) => {
                     Outcome::TimedOut
                 }
                 _ => Outcome::Cancelled,
@@ -158,7 +187,7 @@ impl<R> Slot<R> {
             let expired = self.time_out_if_due(&mut state);
             if let Phase::Done(_) = state.phase {
                 let taken = match &state.phase {
-                    Phase::Done(Err(error)) => Phase::Taken(Some(error.clone())),
+                    Phase::Done(Err(error)) => Phase::Taken(Skip::of(error)),
                     _ => Phase::Taken(None),
                 };
                 let Phase::Done(result) = std::mem::replace(&mut state.phase, taken) else {
@@ -251,7 +280,8 @@ impl<R> JobHandle<R> {
     ///
     /// # Errors
     ///
-    /// [`JobError::Panicked`] with the panic's message; [`JobError::Cancelled`] after
+    /// [`JobError::Panicked`] with the panic's payload (for
+    /// [`resume_unwind`](std::panic::resume_unwind), or its text); [`JobError::Cancelled`] after
     /// [`cancel`](JobHandle::cancel); [`JobError::TimedOut`] at the job's deadline, if it
     /// has one and has not returned by then; [`JobError::ShutDown`] if the pool shut
     /// down before running it; [`JobError::Discarded`] if a newer job evicted it.

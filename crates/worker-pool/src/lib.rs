@@ -131,7 +131,7 @@ use patterns_core::sync;
 
 pub use builder::{Builder, JobPanic, Rejection};
 pub use context::JobContext;
-pub use error::{BuildError, GroupError, JobError, SubmitError, TrySubmitError};
+pub use error::{BuildError, GroupError, JobError, PanicPayload, SubmitError, TrySubmitError};
 pub use group::Group;
 pub use handle::JobHandle;
 pub use patterns_core::{CancelReason, CancelToken};

@@ -153,8 +153,9 @@ impl Shared {
 ///
 /// - Every accepted job runs exactly once, or its handle tells why not (cancelled,
 ///   timed out, discarded, shut down); every refused job comes back to the caller.
-/// - A panicking job never takes a worker down; its message reaches its handle and the
-///   [`on_panic`](Builder::on_panic) hook, and it counts as completed and as panicked.
+/// - A panicking job never takes a worker down; its payload reaches its handle (or
+///   group) whole, its message the [`on_panic`](Builder::on_panic) hook, and it counts
+///   as completed and as panicked.
 /// - Workers take jobs from the shared queue in submission order (in priority order
 ///   with [`priorities`](Builder::priorities)); with several workers they may start and
 ///   finish in any. A worker takes up to 64 queued jobs at once (one synchronization

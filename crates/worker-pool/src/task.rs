@@ -10,7 +10,7 @@ use patterns_core::CancelToken;
 
 use crate::builder::{JobPanic, PanicHook};
 use crate::context::JobContext;
-use crate::error::JobError;
+use crate::error::{JobError, PanicPayload, NOT_TEXT};
 use crate::handle::{JobHandle, Slot};
 use crate::stats::WorkerStats;
 use crate::sync::Arc;
@@ -104,6 +104,11 @@ pub(crate) fn catch<R>(f: impl FnOnce() -> R) -> Result<R, String> {
     })
 }
 
+/// Runs a job's closure, keeping its panic's payload for the job's handle (or group).
+pub(crate) fn catch_payload<R>(f: impl FnOnce() -> R) -> Result<R, PanicPayload> {
+    panic::catch_unwind(AssertUnwindSafe(f)).map_err(PanicPayload::new)
+}
+
 /// The message of a panic payload: what `panic!` was given, when that was text.
 pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
     if let Some(message) = payload.downcast_ref::<&'static str>() {
@@ -111,7 +116,7 @@ pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
     } else if let Some(message) = payload.downcast_ref::<String>() {
         message.clone()
     } else {
-        "Box<dyn Any> (a panic payload that is not text)".to_owned()
+        NOT_TEXT.to_owned()
     }
 }
 
@@ -185,9 +190,9 @@ impl<C: Call<R>, R: Send> Task for Attached<C, R> {
             slot.deadline(),
             env.worker,
         );
-        match catch(|| call.call(&cx)) {
+        match catch_payload(|| call.call(&cx)) {
             Ok(value) => slot.finish(Ok(value)),
-            Err(message) => slot.finish(Err(JobError::Panicked(message))),
+            Err(payload) => slot.finish(Err(JobError::Panicked(payload))),
         }
     }
 
