@@ -34,6 +34,8 @@ pub(crate) enum BuildErrorKind {
     ZeroStackSize,
     #[error("sample_timings must be at least 1 (one job in n), got 0")]
     ZeroSampling,
+    #[error("max_blocked_submitters must be at least 1 (for none, use Rejection::Reject), got 0")]
+    ZeroBlockedSubmitters,
     #[error("could not start worker thread {name:?}")]
     Spawn {
         name: String,
@@ -65,17 +67,26 @@ pub enum SubmitError<F> {
     /// The pool is shutting down or shut down; it accepts nothing more.
     #[error("job rejected: the pool is shut down")]
     ShutDown(F),
+    /// The queue was full and as many submitters as
+    /// [`max_blocked_submitters`](crate::Builder::max_blocked_submitters) allows already
+    /// waited for room: the submit that would have waited is refused at once.
+    #[error("job rejected: the queue is full and too many submitters already wait for room")]
+    Overloaded(F),
 }
 
 /// The error of [`try_submit`](crate::WorkerPool::try_submit): the same enum as
-/// [`SubmitError`], of which `try_submit` returns only `Full` and `ShutDown`.
+/// [`SubmitError`], of which `try_submit` returns only `Full` and `ShutDown` (it never
+/// waits, so it is never `Overloaded`).
 pub type TrySubmitError<F> = SubmitError<F>;
 
 impl<F> SubmitError<F> {
     /// The job that was not taken.
     pub fn into_inner(self) -> F {
         match self {
-            SubmitError::Full(job) | SubmitError::TimedOut(job) | SubmitError::ShutDown(job) => job,
+            SubmitError::Full(job)
+            | SubmitError::TimedOut(job)
+            | SubmitError::ShutDown(job)
+            | SubmitError::Overloaded(job) => job,
         }
     }
 
@@ -89,11 +100,18 @@ impl<F> SubmitError<F> {
         matches!(self, SubmitError::ShutDown(_))
     }
 
+    /// Whether the pool refused because too many submitters already waited for room
+    /// ([`max_blocked_submitters`](crate::Builder::max_blocked_submitters)).
+    pub fn is_overloaded(&self) -> bool {
+        matches!(self, SubmitError::Overloaded(_))
+    }
+
     pub(crate) fn map<G>(self, f: impl FnOnce(F) -> G) -> SubmitError<G> {
         match self {
             SubmitError::Full(job) => SubmitError::Full(f(job)),
             SubmitError::TimedOut(job) => SubmitError::TimedOut(f(job)),
             SubmitError::ShutDown(job) => SubmitError::ShutDown(f(job)),
+            SubmitError::Overloaded(job) => SubmitError::Overloaded(f(job)),
         }
     }
 }
@@ -104,6 +122,7 @@ impl<F> fmt::Debug for SubmitError<F> {
             SubmitError::Full(_) => f.write_str("Full(..)"),
             SubmitError::TimedOut(_) => f.write_str("TimedOut(..)"),
             SubmitError::ShutDown(_) => f.write_str("ShutDown(..)"),
+            SubmitError::Overloaded(_) => f.write_str("Overloaded(..)"),
         }
     }
 }

@@ -77,6 +77,10 @@ where
     fn abandon(self, why: JobError) {
         self.pending.owner().fail(GroupError::Job(why));
     }
+
+    fn doomed(&self) -> bool {
+        self.pending.owner().token.is_cancelled()
+    }
 }
 
 /// Fallible jobs that succeed or fail together (Go's `errgroup.WithContext`): the first

@@ -6,6 +6,7 @@ use std::time::Instant;
 use patterns_core::CancelToken;
 
 use crate::error::JobError;
+use crate::stats::Ledger;
 use crate::sync::{Arc, Condvar, Mutex, MutexGuard};
 use crate::task::Outcome;
 use crate::wait::wait_until;
@@ -15,18 +16,41 @@ use crate::wait::wait_until;
 /// The phase moves `Queued → Running → Done`, or straight from `Queued` to `Done` when
 /// the job is cancelled, times out or is abandoned before it starts; `Done` is final, so
 /// a result that arrives after a cancel or a time-out fixed the handle is dropped.
+///
+/// Beside the phase, the slot tracks whether the job is in the pool's queues (see
+/// [`Tracking`]), so that a cancel while it is queued is counted at once, and once.
 pub(crate) struct Slot<R> {
     state: Mutex<State<R>>,
     /// Signalled when the phase becomes `Done` while the handle waits.
     done: Condvar,
     /// The job's deadline (`submit_with_timeout`): past it the handle reads `TimedOut`.
     deadline: Option<Instant>,
+    /// The pool's count of withdrawn jobs.
+    ledger: Arc<Ledger>,
 }
 
 struct State<R> {
     phase: Phase<R>,
+    tracking: Tracking,
     /// Whether the handle is blocked on `done` (so only then is it signalled).
     waiting: bool,
+}
+
+/// Where a job stands in the pool's count of queued jobs. Changed only under the slot's
+/// lock, with the [`Ledger`] beside it, so that every withdrawal is counted once, and
+/// taken back once: whatever takes the job out of a queue (a worker starting it, `purge`,
+/// an eviction, `shutdown_now`, a drop) goes through the slot, and the lock orders it
+/// after the cancel that withdrew it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Tracking {
+    /// In one of the pool's queues, counted as queued.
+    Queued,
+    /// Cancelled through the handle while queued: counted as cancelled at once and no
+    /// longer as queued (one of the ledger's ghosts), though still in a queue until
+    /// something takes it out.
+    Withdrawn,
+    /// Out of the queues: started, handed back, evicted, or taken out once withdrawn.
+    Out,
 }
 
 enum Phase<R> {
@@ -67,14 +91,17 @@ impl Skip {
 }
 
 impl<R> Slot<R> {
-    pub(crate) fn new(deadline: Option<Instant>) -> Slot<R> {
+    /// A slot for a job that is about to be queued; a cancel while it is goes to `ledger`.
+    pub(crate) fn new(deadline: Option<Instant>, ledger: Arc<Ledger>) -> Slot<R> {
         Slot {
             state: Mutex::new(State {
                 phase: Phase::Queued,
+                tracking: Tracking::Queued,
                 waiting: false,
             }),
             done: Condvar::new(),
             deadline,
+            ledger,
         }
     }
 
@@ -90,6 +117,9 @@ impl<R> Slot<R> {
     /// The job is about to run: `Ok` if it should, or how it ended while queued.
     pub(crate) fn start(&self, token: Option<&CancelToken>) -> Result<(), Outcome> {
         let mut state = self.state.lock();
+        if self.leave_queues(&mut state) {
+            return Err(Outcome::Withdrawn);
+        }
         match &state.phase {
             Phase::Queued if self.past_deadline() => {
                 self.resolve(&mut state, Err(JobError::TimedOut));
@@ -146,17 +176,57 @@ impl<R> Slot<R> {
     /// The job leaves the pool unrun (shut down or discarded).
     pub(crate) fn resolve_unstarted(&self, why: JobError) {
         let mut state = self.state.lock();
+        self.leave_queues(&mut state);
         if matches!(state.phase, Phase::Queued) {
             self.resolve(&mut state, Err(why));
         }
     }
 
+    /// The job leaves the pool's queues without running (see [`Task::release`]): returns
+    /// whether it had been withdrawn.
+    ///
+    /// [`Task::release`]: crate::task::Task::release
+    pub(crate) fn release(&self) -> bool {
+        let mut state = self.state.lock();
+        self.leave_queues(&mut state)
+    }
+
+    /// Whether the job, started now, would only be skipped: resolved before it ran (by
+    /// a cancel, a time-out noticed by the handle, an abandonment) or past its deadline.
+    /// Once true, true for ever.
+    pub(crate) fn doomed(&self) -> bool {
+        let state = self.state.lock();
+        match state.phase {
+            Phase::Queued => self.past_deadline(),
+            Phase::Done(_) | Phase::Taken(_) => true,
+            Phase::Running(_) => false,
+        }
+    }
+
+    /// Marks the job out of the queues; returns whether it was withdrawn, which the
+    /// ledger then stops counting among the jobs still queued.
+    fn leave_queues(&self, state: &mut State<R>) -> bool {
+        let withdrawn = state.tracking == Tracking::Withdrawn;
+        if withdrawn {
+            self.ledger.remove();
+        }
+        state.tracking = Tracking::Out;
+        withdrawn
+    }
+
     /// Fixes the handle as cancelled, unless the job already ended; fires a running job's
-    /// token. Returns whether this call cancelled it.
+    /// token. Returns whether this call cancelled it. A job cancelled while queued is
+    /// withdrawn: counted as cancelled, and no longer as queued, from now on.
     pub(crate) fn cancel(&self) -> bool {
         let mut state = self.state.lock();
         let token = match &mut state.phase {
-            Phase::Queued => None,
+            Phase::Queued => {
+                if state.tracking == Tracking::Queued {
+                    state.tracking = Tracking::Withdrawn;
+                    self.ledger.withdraw();
+                }
+                None
+            }
             Phase::Running(token) => token.take(),
             Phase::Done(_) | Phase::Taken(_) => return false,
         };

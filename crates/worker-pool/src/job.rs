@@ -36,6 +36,10 @@ struct VTable {
     run: unsafe fn(&mut Storage, &RunEnv<'_>) -> Outcome,
     /// Moves the task out of the storage and abandons it.
     abandon: unsafe fn(&mut Storage, JobError),
+    /// Asks the task in the storage, left in place, [`Task::doomed`].
+    doomed: unsafe fn(&Storage) -> bool,
+    /// Tells the task in the storage, left in place, [`Task::release`].
+    release: unsafe fn(&Storage) -> bool,
     /// The storage holds a [`Scoped`] around the task.
     scoped: bool,
     /// The task is a [`Timed`] around the one submitted.
@@ -49,6 +53,15 @@ impl<T: Task> VTableOf<T> {
     const PLAIN: VTable = VTable {
         run: run::<T>,
         abandon: abandon::<T>,
+        doomed: |storage| {
+            // SAFETY: a `PLAIN` table is stored with a `T` (`Job::new`), and a job calls
+            // its table only while it still holds the task (`Job::doomed`).
+            unsafe { peek::<T>(storage) }.doomed()
+        },
+        release: |storage| {
+            // SAFETY: as for `doomed`.
+            unsafe { peek::<T>(storage) }.release()
+        },
         scoped: false,
         timed: false,
     };
@@ -56,6 +69,15 @@ impl<T: Task> VTableOf<T> {
     const SCOPED: VTable = VTable {
         run: run_scoped::<T>,
         abandon: abandon_scoped::<T>,
+        doomed: |storage| {
+            // SAFETY: a `SCOPED` table is stored with a `Scoped<T>` (`Job::new_scoped`),
+            // and a job calls its table only while it still holds the task.
+            unsafe { peek::<Scoped<'_, T>>(storage) }.task.doomed()
+        },
+        release: |storage| {
+            // SAFETY: as for `doomed`.
+            unsafe { peek::<Scoped<'_, T>>(storage) }.task.release()
+        },
         scoped: true,
         timed: false,
     };
@@ -120,6 +142,14 @@ impl<T: Task> Task for Timed<T> {
     fn abandon(self, why: JobError) {
         self.task.abandon(why);
     }
+
+    fn doomed(&self) -> bool {
+        self.task.doomed()
+    }
+
+    fn release(&self) -> bool {
+        self.task.release()
+    }
 }
 
 /// # Safety
@@ -165,6 +195,8 @@ unsafe fn abandon_scoped<T: Task>(storage: &mut Storage, why: JobError) {
 static NUDGE: VTable = VTable {
     run: |_, _| Outcome::Completed,
     abandon: |_, _| {},
+    doomed: |_| false,
+    release: |_| false,
     scoped: false,
     timed: false,
 };
@@ -197,6 +229,23 @@ unsafe fn take<T>(storage: &mut Storage) -> T {
     } else {
         // SAFETY: `store` wrote the pointer of a `Box<T>` here; it is reclaimed once.
         *unsafe { Box::from_raw(place.cast::<*mut T>().read()) }
+    }
+}
+
+/// The `T` in `storage`, left in place.
+///
+/// # Safety
+///
+/// `storage` must hold a `T` put there by [`store`] and not taken since; the reference
+/// must not outlive the storage's next [`take`].
+unsafe fn peek<T>(storage: &Storage) -> &T {
+    let place = storage.as_ptr().cast::<u8>();
+    if fits::<T>() {
+        // SAFETY: `store` wrote a `T` here (the caller's contract), still in place.
+        unsafe { &*place.cast::<T>() }
+    } else {
+        // SAFETY: `store` wrote the pointer of a `Box<T>` here, not reclaimed yet.
+        unsafe { &*place.cast::<*const T>().read() }
     }
 }
 
@@ -293,6 +342,22 @@ impl Job {
             // SAFETY: as in `run`.
             unsafe { (vtable.abandon)(&mut self.storage, why) }
         }
+    }
+
+    /// Whether the job, if run now, would only be skipped ([`Task::doomed`]).
+    pub(crate) fn doomed(&self) -> bool {
+        // SAFETY: the table is that of the stored task (as in `run`), which is still
+        // there: `vtable` is cleared when it is taken.
+        self.vtable
+            .is_some_and(|vtable| unsafe { (vtable.doomed)(&self.storage) })
+    }
+
+    /// The job leaves the queues unrun: whether it had been withdrawn
+    /// ([`Task::release`]).
+    pub(crate) fn release(&self) -> bool {
+        // SAFETY: as in `doomed`.
+        self.vtable
+            .is_some_and(|vtable| unsafe { (vtable.release)(&self.storage) })
     }
 
     /// Whether the job is a scope's, borrowing from its caller's stack: such a job must

@@ -12,7 +12,7 @@ use crate::builder::{JobPanic, PanicHook};
 use crate::context::JobContext;
 use crate::error::{JobError, PanicPayload, NOT_TEXT};
 use crate::handle::{JobHandle, Slot};
-use crate::stats::WorkerStats;
+use crate::stats::{Ledger, WorkerStats};
 use crate::sync::Arc;
 
 /// What running (or skipping) one job came to, for the pool's counters.
@@ -28,6 +28,9 @@ pub(crate) enum Outcome {
     Cancelled,
     /// Its deadline passed: before it started (it did not run) or before it returned.
     TimedOut,
+    /// It was cancelled through its handle while queued, and counted as cancelled then
+    /// (see [`Ledger`](crate::stats::Ledger)): skipped, and counted no more.
+    Withdrawn,
 }
 
 /// What a task sees of the worker running it.
@@ -88,6 +91,20 @@ pub(crate) trait Task: Send + Sized {
 
     /// Drops the job unrun, resolving whatever waits for it with `why`.
     fn abandon(self, why: JobError);
+
+    /// Whether the job, if run now, would only be skipped: cancelled, past its deadline,
+    /// its group failed. Once true, true for ever. What [`purge`](crate::WorkerPool::purge)
+    /// takes out of the queue.
+    fn doomed(&self) -> bool {
+        false
+    }
+
+    /// The job leaves the pool's queues unrun (handed back by `shutdown_now`, evicted):
+    /// whether it had been withdrawn (cancelled through its handle while queued, and
+    /// counted then). From now on a cancel does not count it so.
+    fn release(&self) -> bool {
+        false
+    }
 }
 
 /// Runs `f`, turning a panic into its message.
@@ -166,13 +183,14 @@ pub(crate) struct Attached<C, R> {
 }
 
 impl<C: Call<R>, R: Send> Attached<C, R> {
-    /// The job and its handle.
+    /// The job and its handle; a cancel while it is queued goes to `ledger`.
     pub(crate) fn new(
         call: C,
         token: Option<CancelToken>,
         deadline: Option<Instant>,
+        ledger: &Arc<Ledger>,
     ) -> (Attached<C, R>, JobHandle<R>) {
-        let slot = Arc::new(Slot::new(deadline));
+        let slot = Arc::new(Slot::new(deadline, Arc::clone(ledger)));
         let handle = JobHandle::new(slot.clone());
         (Attached { call, slot, token }, handle)
     }
@@ -198,5 +216,13 @@ impl<C: Call<R>, R: Send> Task for Attached<C, R> {
 
     fn abandon(self, why: JobError) {
         self.slot.resolve_unstarted(why);
+    }
+
+    fn doomed(&self) -> bool {
+        self.slot.doomed()
+    }
+
+    fn release(&self) -> bool {
+        self.slot.release()
     }
 }
