@@ -133,9 +133,10 @@ impl Builder {
     /// Beyond these, workers hold the jobs they took from the shared queue in one batch
     /// and have not started yet (at most half the capacity in all), and the jobs that
     /// their running jobs submitted (see [`WorkerPool`]'s *Jobs that submit jobs*),
-    /// which the capacity does not bound. A worker that queues a job on its own queue
-    /// while another sleeps wakes it with an empty job through the shared queue, which
-    /// holds a place there (and counts as queued) until that worker takes it.
+    /// which the capacity does not bound, and the jobs [`purge`](WorkerPool::purge) kept
+    /// beside the queue (at most the capacity). A worker that queues a job on its own
+    /// queue while another sleeps wakes it with an empty job through the shared queue,
+    /// which holds a place there (and counts as queued) until that worker takes it.
     pub fn queue_capacity(mut self, capacity: usize) -> Builder {
         self.queue_capacity = capacity;
         self

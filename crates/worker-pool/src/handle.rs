@@ -406,6 +406,12 @@ impl<R> JobHandle<R> {
     /// token fires (a job that ignores its token runs on, and its result is dropped).
     /// Either way the handle reads [`JobError::Cancelled`] from now on.
     ///
+    /// A job cancelled while queued counts as cancelled in the pool's
+    /// [stats](crate::WorkerPool::stats), and no longer as queued, by the time this
+    /// returns (once: not again when a worker reaches it and skips it). It keeps its
+    /// place in the queue, and what it captured, until then, or until
+    /// [`purge`](crate::WorkerPool::purge).
+    ///
     /// Returns `false` if the job had already finished (its result stands).
     pub fn cancel(&self) -> bool {
         self.slot.cancel()

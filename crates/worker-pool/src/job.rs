@@ -433,6 +433,15 @@ mod tests {
         fn abandon(self, _why: JobError) {
             *self.log.lock().unwrap() = "abandoned";
         }
+
+        // The probe's first word says what to answer: bit 0 doomed, bit 1 withdrawn.
+        fn doomed(&self) -> bool {
+            self._bulk[0] & 1 != 0
+        }
+
+        fn release(&self) -> bool {
+            self._bulk[0] & 2 != 0
+        }
     }
 
     /// How a probe of `N` words ended after `how` consumed its job, `sampled` for the
@@ -486,6 +495,46 @@ mod tests {
             });
             assert_eq!(taken, "pending");
         }
+    }
+
+    /// A job of a probe of `N` words answering `flags`, wrapped as `sampled` and `scoped`
+    /// say, asked whether it is doomed and released, then dropped.
+    fn peeks<const N: usize>(sampled: bool, scoped: bool, flags: usize) -> (bool, bool) {
+        let log = Arc::new(Mutex::new("pending"));
+        let mut bulk = [0; N];
+        bulk[0] = flags;
+        let probe = Probe::<N> {
+            log: Arc::clone(&log),
+            _bulk: bulk,
+        };
+        let answers = |job: Job| (job.doomed(), job.release());
+        let answers = if scoped {
+            let scope = ScopeState::new();
+            // SAFETY: the job is dropped, and its count given up, before the scope's
+            // state goes out of scope.
+            answers(unsafe { Job::new_scoped(probe, Count::new(&scope), sampled) })
+        } else {
+            answers(Job::new(probe, sampled))
+        };
+        assert_eq!(
+            *log.lock().unwrap(),
+            "abandoned",
+            "the job was dropped after"
+        );
+        answers
+    }
+
+    #[test]
+    fn doomed_and_release_ask_the_task_in_place_in_every_layout() {
+        for (sampled, scoped) in [(false, false), (true, false), (false, true), (true, true)] {
+            for flags in 0..4 {
+                let expected = (flags & 1 != 0, flags & 2 != 0);
+                assert_eq!(peeks::<2>(sampled, scoped, flags), expected);
+                assert_eq!(peeks::<8>(sampled, scoped, flags), expected);
+            }
+        }
+        let nudge = Job::nudge();
+        assert!(!nudge.doomed() && !nudge.release());
     }
 
     #[test]

@@ -306,7 +306,9 @@ impl WorkerPool {
     /// # Errors
     ///
     /// [`SubmitError::ShutDown`] once the pool is shutting down;
-    /// [`SubmitError::Full`] when the queue is full under [`Rejection::Reject`]. The job
+    /// [`SubmitError::Full`] when the queue is full under [`Rejection::Reject`];
+    /// [`SubmitError::Overloaded`] when it would wait for room while
+    /// [`max_blocked_submitters`](Builder::max_blocked_submitters) others do. The job
     /// comes back in the error.
     pub fn submit<F, R>(&self, f: F) -> Result<JobHandle<R>, SubmitError<F>>
     where
@@ -350,7 +352,9 @@ impl WorkerPool {
     /// # Errors
     ///
     /// [`SubmitError::TimedOut`] if the queue stayed full, [`SubmitError::ShutDown`]
-    /// once the pool is shutting down; the job comes back in the error.
+    /// once the pool is shutting down, [`SubmitError::Overloaded`] if it would wait while
+    /// [`max_blocked_submitters`](Builder::max_blocked_submitters) others do; the job
+    /// comes back in the error.
     pub fn submit_timeout<F, R>(
         &self,
         f: F,
@@ -496,8 +500,10 @@ impl WorkerPool {
     /// jobs that never started, without waiting for the running ones (see
     /// [`await_termination`](WorkerPool::await_termination)). They come in the order the
     /// workers took them from the shared queue: each worker's own queue (the rest of
-    /// its last batch, then the jobs its jobs submitted), then the shared queue, in
-    /// submission order.
+    /// its last batch, then the jobs its jobs submitted), then the jobs
+    /// [`purge`](WorkerPool::purge) kept, then the shared queue, in submission order.
+    /// Jobs cancelled through their handle while queued are not among them: they counted
+    /// as cancelled at their cancel, and are dropped here.
     ///
     /// The drain races the workers, which go on taking jobs from their own queues (and
     /// one at a time from the shared queue) while it runs: those start instead of being

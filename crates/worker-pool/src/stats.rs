@@ -32,7 +32,10 @@ pub struct Stats {
     pub busy: usize,
     /// Workers waiting for a job.
     pub idle: usize,
-    /// Jobs waiting in the queue.
+    /// Jobs waiting to start: in the shared queue, the workers' own queues and beside the
+    /// queue (kept by [`purge`](crate::WorkerPool::purge)). A job cancelled through its
+    /// handle while queued is not counted here from its cancel on, though it holds its
+    /// place in the queue until a worker or `purge` takes it out.
     pub queued: usize,
     /// Submitters waiting for room in the full queue now (at most
     /// [`max_blocked_submitters`](crate::Builder::max_blocked_submitters)).
@@ -47,7 +50,9 @@ pub struct Stats {
     /// Jobs that panicked.
     pub panicked: u64,
     /// Jobs cancelled before they started (they did not run), or that ran on after a
-    /// cancel (their result was dropped).
+    /// cancel (their result was dropped). A job cancelled through its handle while
+    /// queued counts here from its cancel on; one of a cancelled group when a worker (or
+    /// [`purge`](crate::WorkerPool::purge)) skips it.
     pub cancelled: u64,
     /// Jobs whose deadline passed, before they started or before they returned.
     pub timed_out: u64,
