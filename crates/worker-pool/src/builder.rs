@@ -73,6 +73,7 @@ pub struct Builder {
     pub(crate) stack_size: Option<usize>,
     pub(crate) on_panic: Option<PanicHook>,
     pub(crate) sample_timings: u32,
+    pub(crate) max_blocked_submitters: Option<usize>,
 }
 
 impl Builder {
@@ -91,6 +92,7 @@ impl Builder {
             stack_size: None,
             on_panic: None,
             sample_timings: 64,
+            max_blocked_submitters: None,
         }
     }
 
@@ -131,9 +133,10 @@ impl Builder {
     /// Beyond these, workers hold the jobs they took from the shared queue in one batch
     /// and have not started yet (at most half the capacity in all), and the jobs that
     /// their running jobs submitted (see [`WorkerPool`]'s *Jobs that submit jobs*),
-    /// which the capacity does not bound. A worker that queues a job on its own queue
-    /// while another sleeps wakes it with an empty job through the shared queue, which
-    /// holds a place there (and counts as queued) until that worker takes it.
+    /// which the capacity does not bound, and the jobs [`purge`](WorkerPool::purge) kept
+    /// beside the queue (at most the capacity). A worker that queues a job on its own
+    /// queue while another sleeps wakes it with an empty job through the shared queue,
+    /// which holds a place there (and counts as queued) until that worker takes it.
     pub fn queue_capacity(mut self, capacity: usize) -> Builder {
         self.queue_capacity = capacity;
         self
@@ -189,14 +192,41 @@ impl Builder {
         self
     }
 
+    /// The most submitters that may wait for room in a full queue at once (ants'
+    /// `MaxBlockingTasks`; default: no limit). A submit that would wait while `n` others
+    /// already do — a blocking [`submit`](WorkerPool::submit) under [`Rejection::Block`],
+    /// or a [`submit_timeout`](WorkerPool::submit_timeout) or
+    /// [`submit_deadline`](WorkerPool::submit_deadline) under any policy — is refused at
+    /// once with [`SubmitError::Overloaded`](crate::SubmitError::Overloaded), the job
+    /// handed back, unless room came while it looked. So no more than `n` threads ever
+    /// pile up behind the queue; [`Stats::blocked_submitters`](crate::Stats) says how
+    /// many wait now.
+    ///
+    /// Jobs submitted by the pool's own jobs never wait (see [`WorkerPool`]'s *Jobs that
+    /// submit jobs*), so the limit does not concern them. 0 is a [`BuildError`]: no
+    /// submitter waiting at all is [`Rejection::Reject`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use worker_pool::WorkerPool;
+    ///
+    /// let pool = WorkerPool::builder().workers(2).max_blocked_submitters(16).build().unwrap();
+    /// assert_eq!(pool.submit(|| 2 + 2).unwrap().join(), Ok(4));
+    /// ```
+    pub fn max_blocked_submitters(mut self, n: usize) -> Builder {
+        self.max_blocked_submitters = Some(n);
+        self
+    }
+
     /// Starts the pool's [`min_workers`](Builder::min_workers) threads.
     ///
     /// # Errors
     ///
     /// A [`BuildError`] saying which setting is wrong: zero workers, `min_workers` above
     /// `max_workers`, a zero queue capacity or one whose memory cannot be allocated, a
-    /// zero stack size or sampling rate; or that the operating system refused to start a
-    /// thread.
+    /// zero stack size, sampling rate or [`max_blocked_submitters`](Builder::max_blocked_submitters);
+    /// or that the operating system refused to start a thread.
     pub fn build(self) -> Result<WorkerPool, BuildError> {
         let fail = |kind| Err(BuildError::new(kind));
         if self.min_workers == 0 {
@@ -220,6 +250,9 @@ impl Builder {
         if self.sample_timings == 0 {
             return fail(BuildErrorKind::ZeroSampling);
         }
+        if self.max_blocked_submitters == Some(0) {
+            return fail(BuildErrorKind::ZeroBlockedSubmitters);
+        }
         WorkerPool::start(self)
     }
 
@@ -242,6 +275,7 @@ impl fmt::Debug for Builder {
             .field("stack_size", &self.stack_size)
             .field("on_panic", &self.on_panic.is_some())
             .field("sample_timings", &self.sample_timings)
+            .field("max_blocked_submitters", &self.max_blocked_submitters)
             .finish()
     }
 }

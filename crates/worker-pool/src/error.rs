@@ -1,7 +1,9 @@
 //! What can go wrong: building a pool, handing it a job, and a job itself.
 
 use core::fmt;
+use std::any::Any;
 use std::io;
+use std::panic;
 
 /// A [`Builder`](crate::Builder) setting that cannot make a pool, or a worker thread that
 /// could not be started.
@@ -32,6 +34,8 @@ pub(crate) enum BuildErrorKind {
     ZeroStackSize,
     #[error("sample_timings must be at least 1 (one job in n), got 0")]
     ZeroSampling,
+    #[error("max_blocked_submitters must be at least 1 (for none, use Rejection::Reject), got 0")]
+    ZeroBlockedSubmitters,
     #[error("could not start worker thread {name:?}")]
     Spawn {
         name: String,
@@ -63,17 +67,26 @@ pub enum SubmitError<F> {
     /// The pool is shutting down or shut down; it accepts nothing more.
     #[error("job rejected: the pool is shut down")]
     ShutDown(F),
+    /// The queue was full and as many submitters as
+    /// [`max_blocked_submitters`](crate::Builder::max_blocked_submitters) allows already
+    /// waited for room: the submit that would have waited is refused at once.
+    #[error("job rejected: the queue is full and too many submitters already wait for room")]
+    Overloaded(F),
 }
 
 /// The error of [`try_submit`](crate::WorkerPool::try_submit): the same enum as
-/// [`SubmitError`], of which `try_submit` returns only `Full` and `ShutDown`.
+/// [`SubmitError`], of which `try_submit` returns only `Full` and `ShutDown` (it never
+/// waits, so it is never `Overloaded`).
 pub type TrySubmitError<F> = SubmitError<F>;
 
 impl<F> SubmitError<F> {
     /// The job that was not taken.
     pub fn into_inner(self) -> F {
         match self {
-            SubmitError::Full(job) | SubmitError::TimedOut(job) | SubmitError::ShutDown(job) => job,
+            SubmitError::Full(job)
+            | SubmitError::TimedOut(job)
+            | SubmitError::ShutDown(job)
+            | SubmitError::Overloaded(job) => job,
         }
     }
 
@@ -87,11 +100,18 @@ impl<F> SubmitError<F> {
         matches!(self, SubmitError::ShutDown(_))
     }
 
+    /// Whether the pool refused because too many submitters already waited for room
+    /// ([`max_blocked_submitters`](crate::Builder::max_blocked_submitters)).
+    pub fn is_overloaded(&self) -> bool {
+        matches!(self, SubmitError::Overloaded(_))
+    }
+
     pub(crate) fn map<G>(self, f: impl FnOnce(F) -> G) -> SubmitError<G> {
         match self {
             SubmitError::Full(job) => SubmitError::Full(f(job)),
             SubmitError::TimedOut(job) => SubmitError::TimedOut(f(job)),
             SubmitError::ShutDown(job) => SubmitError::ShutDown(f(job)),
+            SubmitError::Overloaded(job) => SubmitError::Overloaded(f(job)),
         }
     }
 }
@@ -102,17 +122,42 @@ impl<F> fmt::Debug for SubmitError<F> {
             SubmitError::Full(_) => f.write_str("Full(..)"),
             SubmitError::TimedOut(_) => f.write_str("TimedOut(..)"),
             SubmitError::ShutDown(_) => f.write_str("ShutDown(..)"),
+            SubmitError::Overloaded(_) => f.write_str("Overloaded(..)"),
         }
     }
 }
 
 /// Why a job's handle holds no value.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+///
+/// Not `Clone`, and `PartialEq` only up to a panic's text: [`Panicked`](JobError::Panicked)
+/// holds the panic's payload, which is neither (as in `std::thread::Result` and tokio's
+/// `JoinError`). Two `Panicked` errors are equal when both payloads are text (a `&str` or
+/// a `String`, what `panic!` makes) and the texts are equal; a payload of another type
+/// equals nothing, not even itself. So `assert_eq!(handle.join(), Ok(7))` still reads as
+/// one would expect, and so does a comparison with `JobError::Panicked("boom".into())`.
+///
+/// # Examples
+///
+/// ```
+/// use worker_pool::{JobError, WorkerPool};
+///
+/// let pool = WorkerPool::new(1).unwrap();
+/// let handle = pool.submit(|| -> u32 { panic!("no answer") }).unwrap();
+/// let error = handle.join().unwrap_err();
+/// assert_eq!(error.to_string(), "job panicked: no answer");
+/// assert_eq!(error, JobError::Panicked("no answer".into()));
+/// match error {
+///     // The payload itself, as `std::thread::JoinHandle::join` gives it: carry the panic
+///     // on with `std::panic::resume_unwind(payload.into_inner())` (or `payload.resume()`).
+///     JobError::Panicked(payload) => assert_eq!(payload.message(), Some("no answer")),
+///     other => panic!("{other}"),
+/// }
+/// ```
+#[derive(Debug, PartialEq, thiserror::Error)]
 pub enum JobError {
-    /// The job panicked; the payload's message (or a placeholder when the payload was
-    /// neither a `&str` nor a `String`).
+    /// The job panicked, with this payload: what `panic!` (or `panic_any`) was given.
     #[error("job panicked: {0}")]
-    Panicked(String),
+    Panicked(PanicPayload),
     /// [`JobHandle::cancel`](crate::JobHandle::cancel) was called before the job returned,
     /// or its group failed before it started.
     #[error("job cancelled")]
@@ -131,8 +176,109 @@ pub enum JobError {
     Discarded,
 }
 
+impl JobError {
+    /// The text of a panic: `Some` for [`Panicked`](JobError::Panicked) with a payload
+    /// that is a `&str` or a `String`, `None` otherwise.
+    pub fn panic_message(&self) -> Option<&str> {
+        match self {
+            JobError::Panicked(payload) => payload.message(),
+            _ => None,
+        }
+    }
+}
+
+/// The payload of a job's panic, as [`std::panic::catch_unwind`] caught it: give it to
+/// [`std::panic::resume_unwind`] (through [`into_inner`](PanicPayload::into_inner) or
+/// [`resume`](PanicPayload::resume)) to carry the panic on in the caller, as with the
+/// `Err` of `std::thread::JoinHandle::join`.
+///
+/// `Display` is the panic's text, or `Box<dyn Any> (a panic payload that is not text)`
+/// for another payload; `Debug` shows the text, or `<not text>`. Equal (`PartialEq`) when both are text
+/// and the texts are equal, never otherwise. `From<&'static str>` and `From<String>` make
+/// one to compare with.
+///
+/// The payload is `Send` but need not be `Sync`; the wrapper is `Sync` anyway (so a
+/// [`JobError`] fits `Box<dyn Error + Send + Sync>` and `anyhow`), because a shared
+/// reference gives no access to it beyond its type and, for text, the text (tokio's
+/// `JoinError` does the same).
+pub struct PanicPayload(Box<dyn Any + Send + 'static>);
+
+impl PanicPayload {
+    /// Wraps a payload, as `catch_unwind` returns it.
+    pub fn new(payload: Box<dyn Any + Send + 'static>) -> PanicPayload {
+        PanicPayload(payload)
+    }
+
+    /// The panic's text, if the payload is a `&'static str` or a `String` (what `panic!`
+    /// makes of a literal and of a format string).
+    pub fn message(&self) -> Option<&str> {
+        let payload = &*self.0;
+        if let Some(text) = payload.downcast_ref::<&'static str>() {
+            Some(text)
+        } else {
+            payload.downcast_ref::<String>().map(String::as_str)
+        }
+    }
+
+    /// The payload, for [`std::panic::resume_unwind`] or a `downcast`.
+    pub fn into_inner(self) -> Box<dyn Any + Send + 'static> {
+        self.0
+    }
+
+    /// Carries the panic on: [`std::panic::resume_unwind`] with the payload.
+    pub fn resume(self) -> ! {
+        panic::resume_unwind(self.0)
+    }
+}
+
+// SAFETY: `Sync` lets threads share a `&PanicPayload`, and a shared reference reaches the
+// payload only in `message` (and `Display`, `Debug` and `PartialEq`, through it): that
+// asks the payload's type (`Any::type_id`, which reads no data) and, only for a `&str` or
+// a `String` — both `Sync` — reads it. No `&` to the payload itself ever leaves the
+// type; `into_inner` and `resume` take it by value, which needs only `Send`.
+unsafe impl Sync for PanicPayload {}
+
+/// What the hook, the stats and `Display` say of a payload that is not text.
+pub(crate) const NOT_TEXT: &str = "Box<dyn Any> (a panic payload that is not text)";
+
+impl fmt::Display for PanicPayload {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.message().unwrap_or(NOT_TEXT))
+    }
+}
+
+impl fmt::Debug for PanicPayload {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.message() {
+            Some(text) => f.debug_tuple("PanicPayload").field(&text).finish(),
+            None => f.write_str("PanicPayload(<not text>)"),
+        }
+    }
+}
+
+impl PartialEq for PanicPayload {
+    fn eq(&self, other: &PanicPayload) -> bool {
+        matches!((self.message(), other.message()), (Some(a), Some(b)) if a == b)
+    }
+}
+
+impl From<&'static str> for PanicPayload {
+    fn from(text: &'static str) -> PanicPayload {
+        PanicPayload(Box::new(text))
+    }
+}
+
+impl From<String> for PanicPayload {
+    fn from(text: String) -> PanicPayload {
+        PanicPayload(Box::new(text))
+    }
+}
+
 /// Why a [`Group`](crate::Group) failed: the first failure among its jobs.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+///
+/// `PartialEq` as [`JobError`]'s (a panic compares by its text); not `Clone`, as a
+/// panic's payload is not.
+#[derive(Debug, PartialEq, thiserror::Error)]
 pub enum GroupError<E> {
     /// A job returned this error.
     #[error("a job of the group failed")]

@@ -10,7 +10,7 @@ use crate::error::{GroupError, JobError, SubmitError};
 use crate::latch::{Counted, Latch, Pending};
 use crate::pool::WorkerPool;
 use crate::sync::{Arc, Mutex};
-use crate::task::{catch, Outcome, RunEnv, Task};
+use crate::task::{catch_payload, Outcome, RunEnv, Task};
 
 /// A group's shared state.
 struct GroupState<E> {
@@ -60,14 +60,15 @@ where
             return Outcome::Cancelled;
         }
         let cx = JobContext::new(&group.token, None, env.worker);
-        match catch(|| f(&cx)) {
+        match catch_payload(|| f(&cx)) {
             Ok(Ok(())) => Outcome::Completed,
             Ok(Err(error)) => {
                 group.fail(GroupError::Failed(error));
                 Outcome::Failed
             }
-            Err(message) => {
-                group.fail(GroupError::Job(JobError::Panicked(message.clone())));
+            Err(payload) => {
+                let message = payload.to_string();
+                group.fail(GroupError::Job(JobError::Panicked(payload)));
                 Outcome::Panicked(message)
             }
         }
@@ -75,6 +76,10 @@ where
 
     fn abandon(self, why: JobError) {
         self.pending.owner().fail(GroupError::Job(why));
+    }
+
+    fn doomed(&self) -> bool {
+        self.pending.owner().token.is_cancelled()
     }
 }
 

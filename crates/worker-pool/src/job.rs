@@ -36,6 +36,10 @@ struct VTable {
     run: unsafe fn(&mut Storage, &RunEnv<'_>) -> Outcome,
     /// Moves the task out of the storage and abandons it.
     abandon: unsafe fn(&mut Storage, JobError),
+    /// Asks the task in the storage, left in place, [`Task::doomed`].
+    doomed: unsafe fn(&Storage) -> bool,
+    /// Tells the task in the storage, left in place, [`Task::release`].
+    release: unsafe fn(&Storage) -> bool,
     /// The storage holds a [`Scoped`] around the task.
     scoped: bool,
     /// The task is a [`Timed`] around the one submitted.
@@ -49,6 +53,15 @@ impl<T: Task> VTableOf<T> {
     const PLAIN: VTable = VTable {
         run: run::<T>,
         abandon: abandon::<T>,
+        doomed: |storage| {
+            // SAFETY: a `PLAIN` table is stored with a `T` (`Job::new`), and a job calls
+            // its table only while it still holds the task (`Job::doomed`).
+            unsafe { peek::<T>(storage) }.doomed()
+        },
+        release: |storage| {
+            // SAFETY: as for `doomed`.
+            unsafe { peek::<T>(storage) }.release()
+        },
         scoped: false,
         timed: false,
     };
@@ -56,6 +69,15 @@ impl<T: Task> VTableOf<T> {
     const SCOPED: VTable = VTable {
         run: run_scoped::<T>,
         abandon: abandon_scoped::<T>,
+        doomed: |storage| {
+            // SAFETY: a `SCOPED` table is stored with a `Scoped<T>` (`Job::new_scoped`),
+            // and a job calls its table only while it still holds the task.
+            unsafe { peek::<Scoped<'_, T>>(storage) }.task.doomed()
+        },
+        release: |storage| {
+            // SAFETY: as for `doomed`.
+            unsafe { peek::<Scoped<'_, T>>(storage) }.task.release()
+        },
         scoped: true,
         timed: false,
     };
@@ -119,6 +141,14 @@ impl<T: Task> Task for Timed<T> {
 
     fn abandon(self, why: JobError) {
         self.task.abandon(why);
+    }
+
+    fn doomed(&self) -> bool {
+        self.task.doomed()
+    }
+
+    fn release(&self) -> bool {
+        self.task.release()
     }
 }
 
@@ -188,6 +218,23 @@ unsafe fn take<T>(storage: &mut Storage) -> T {
     } else {
         // SAFETY: `store` wrote the pointer of a `Box<T>` here; it is reclaimed once.
         *unsafe { Box::from_raw(place.cast::<*mut T>().read()) }
+    }
+}
+
+/// The `T` in `storage`, left in place.
+///
+/// # Safety
+///
+/// `storage` must hold a `T` put there by [`store`] and not taken since; the reference
+/// must not outlive the storage's next [`take`].
+unsafe fn peek<T>(storage: &Storage) -> &T {
+    let place = storage.as_ptr().cast::<u8>();
+    if fits::<T>() {
+        // SAFETY: `store` wrote a `T` here (the caller's contract), still in place.
+        unsafe { &*place.cast::<T>() }
+    } else {
+        // SAFETY: `store` wrote the pointer of a `Box<T>` here, not reclaimed yet.
+        unsafe { &*place.cast::<*const T>().read() }
     }
 }
 
@@ -272,6 +319,22 @@ impl Job {
         }
     }
 
+    /// Whether the job, if run now, would only be skipped ([`Task::doomed`]).
+    pub(crate) fn doomed(&self) -> bool {
+        // SAFETY: the table is that of the stored task (as in `run`), which is still
+        // there: `vtable` is cleared when it is taken.
+        self.vtable
+            .is_some_and(|vtable| unsafe { (vtable.doomed)(&self.storage) })
+    }
+
+    /// The job leaves the queues unrun: whether it had been withdrawn
+    /// ([`Task::release`]).
+    pub(crate) fn release(&self) -> bool {
+        // SAFETY: as in `doomed`.
+        self.vtable
+            .is_some_and(|vtable| unsafe { (vtable.release)(&self.storage) })
+    }
+
     /// Whether the job is a scope's, borrowing from its caller's stack: such a job must
     /// never leave the pool's control, so `shutdown_now` abandons it instead of handing
     /// it back.
@@ -345,6 +408,15 @@ mod tests {
         fn abandon(self, _why: JobError) {
             *self.log.lock().unwrap() = "abandoned";
         }
+
+        // The probe's first word says what to answer: bit 0 doomed, bit 1 withdrawn.
+        fn doomed(&self) -> bool {
+            self._bulk[0] & 1 != 0
+        }
+
+        fn release(&self) -> bool {
+            self._bulk[0] & 2 != 0
+        }
     }
 
     /// How a probe of `N` words ended after `how` consumed its job, `sampled` for the
@@ -397,6 +469,44 @@ mod tests {
                 let _probe = unsafe { job.into_task::<Probe<8>>() };
             });
             assert_eq!(taken, "pending");
+        }
+    }
+
+    /// A job of a probe of `N` words answering `flags`, wrapped as `sampled` and `scoped`
+    /// say, asked whether it is doomed and released, then dropped.
+    fn peeks<const N: usize>(sampled: bool, scoped: bool, flags: usize) -> (bool, bool) {
+        let log = Arc::new(Mutex::new("pending"));
+        let mut bulk = [0; N];
+        bulk[0] = flags;
+        let probe = Probe::<N> {
+            log: Arc::clone(&log),
+            _bulk: bulk,
+        };
+        let answers = |job: Job| (job.doomed(), job.release());
+        let answers = if scoped {
+            let scope = ScopeState::new();
+            // SAFETY: the job is dropped, and its count given up, before the scope's
+            // state goes out of scope.
+            answers(unsafe { Job::new_scoped(probe, Count::new(&scope), sampled) })
+        } else {
+            answers(Job::new(probe, sampled))
+        };
+        assert_eq!(
+            *log.lock().unwrap(),
+            "abandoned",
+            "the job was dropped after"
+        );
+        answers
+    }
+
+    #[test]
+    fn doomed_and_release_ask_the_task_in_place_in_every_layout() {
+        for (sampled, scoped) in [(false, false), (true, false), (false, true), (true, true)] {
+            for flags in 0..4 {
+                let expected = (flags & 1 != 0, flags & 2 != 0);
+                assert_eq!(peeks::<2>(sampled, scoped, flags), expected);
+                assert_eq!(peeks::<8>(sampled, scoped, flags), expected);
+            }
         }
     }
 }

@@ -22,18 +22,34 @@
 //! let squares: Vec<u64> = handles.into_iter().map(|h| h.join().unwrap()).collect();
 //! assert_eq!(squares, [1, 4, 9, 16]);
 //!
-//! // A panic reaches the handle; the pool keeps its four workers.
+//! // A panic reaches the handle, payload and all; the pool keeps its four workers.
 //! let oops = pool.submit(|| -> u8 { panic!("bad input") }).unwrap();
 //! assert_eq!(oops.join(), Err(JobError::Panicked("bad input".into())));
 //! assert_eq!(pool.stats().workers, 4);
+//!
+//! // A batch, its results in the order of its input (its jobs may borrow).
+//! let base = 10;
+//! let sums = pool.map(1..=3, |n| n + base).unwrap();
+//! assert_eq!(sums, [Ok(11), Ok(12), Ok(13)]);
 //! ```
+//!
+//! [`JobError::Panicked`] holds the panic's [payload](PanicPayload), for
+//! [`resume_unwind`](std::panic::resume_unwind) as with `std::thread::JoinHandle`, and
+//! its text. [`invoke_all`](WorkerPool::invoke_all) runs a batch of closures (Java's
+//! `invokeAll`) and [`map`](WorkerPool::map) one function over a batch of items; both
+//! return once every job has finished, a panic in its place, and a refusal part-way
+//! hands back the results so far, the refused job and the rest ([`BatchError`]).
 //!
 //! # A bounded queue
 //!
 //! The queue holds [`queue_capacity`](Builder::queue_capacity) jobs. When it is full,
 //! [`submit`](WorkerPool::submit) does what the [`Rejection`] policy says: wait (the
-//! default), refuse, run the job on the caller's thread, or evict the oldest job.
-//! [`try_submit`](WorkerPool::try_submit) never waits, and hands the closure back:
+//! default), refuse, run the job on the caller's thread, or evict the oldest job. How
+//! many submitters may wait at once can be capped
+//! ([`max_blocked_submitters`](Builder::max_blocked_submitters), ants'
+//! `MaxBlockingTasks`): past it, a submit that would wait is refused at once with
+//! [`SubmitError::Overloaded`]. [`try_submit`](WorkerPool::try_submit) never waits, and
+//! hands the closure back:
 //!
 //! ```
 //! use std::sync::mpsc;
@@ -60,7 +76,10 @@
 //! its token fires on [`JobHandle::cancel`], at the deadline of
 //! [`submit_with_timeout`](WorkerPool::submit_with_timeout), and on
 //! [`shutdown_now`](WorkerPool::shutdown_now). A job that has not started when its
-//! handle is cancelled never runs.
+//! handle is cancelled never runs, and counts as cancelled (no longer as queued) in the
+//! [stats](WorkerPool::stats) from that moment; [`purge`](WorkerPool::purge) (Java's)
+//! takes such jobs, and those of a failed group or past their deadline, out of the queue
+//! at once, freeing their places and what they captured.
 //!
 //! ```
 //! use std::time::Duration;
@@ -108,6 +127,7 @@
 //! Either way, every submit afterwards fails with [`SubmitError::ShutDown`], giving the
 //! closure back.
 
+mod batch;
 mod builder;
 mod context;
 mod crew;
@@ -120,6 +140,7 @@ mod latch;
 mod local;
 mod pool;
 mod priority;
+mod purge;
 mod queue;
 mod scope;
 mod stats;
@@ -129,9 +150,10 @@ mod worker;
 
 use patterns_core::sync;
 
+pub use batch::BatchError;
 pub use builder::{Builder, JobPanic, Rejection};
 pub use context::JobContext;
-pub use error::{BuildError, GroupError, JobError, SubmitError, TrySubmitError};
+pub use error::{BuildError, GroupError, JobError, PanicPayload, SubmitError, TrySubmitError};
 pub use group::Group;
 pub use handle::JobHandle;
 pub use patterns_core::{CancelReason, CancelToken};

@@ -43,6 +43,7 @@ use patterns_core::Backoff;
 use crate::deque::{Steal, Stealer, Worker};
 use crate::job::Job;
 use crate::pool::Shared;
+use crate::purge::Kept;
 use crate::queue::{PopError, Queue};
 use crate::stats::WorkerStats;
 use crate::sync::atomic::{fence, AtomicBool, AtomicUsize, Ordering};
@@ -91,6 +92,8 @@ pub(crate) struct Locals {
     /// The nudges' channel, of capacity 1: `nudging` lets one in at a time.
     nudge_tx: Sender<()>,
     nudge_rx: Receiver<()>,
+    /// The jobs `purge` kept, ahead of the shared queue (see [`purge`](crate::purge)).
+    pub(crate) kept: Kept,
 }
 
 impl Locals {
@@ -105,6 +108,7 @@ impl Locals {
             nudging: AtomicBool::new(false),
             nudge_tx,
             nudge_rx,
+            kept: Kept::new(),
         }
     }
 
@@ -132,14 +136,15 @@ impl Locals {
         self.entries.lock()[index] = None;
     }
 
-    /// The jobs in the workers' own queues.
+    /// The jobs in the workers' own queues, and those `purge` kept.
     pub(crate) fn len(&self) -> usize {
         let entries = self.entries.lock();
-        entries
+        let own: usize = entries
             .iter()
             .flatten()
             .map(|entry| entry.stealer.len())
-            .sum()
+            .sum();
+        own + self.kept.len()
     }
 
     /// The entries, once every push under way when the pool closed has ended: from then
@@ -158,19 +163,38 @@ impl Locals {
         entries
     }
 
-    /// Takes every job that has not started from the workers' own queues and then from
-    /// the shared queue: what `shutdown_now` hands back, in the order they were taken
-    /// from the shared queue (each worker's own, then the shared queue's). The pool is
-    /// closed.
+    /// Takes every job that has not started from the workers' own queues, then those
+    /// `purge` kept, then the shared queue's: what `shutdown_now` hands back, in the
+    /// order they were taken from the shared queue. The pool is closed.
     pub(crate) fn drain(&self, shared: &Queue) -> Vec<Job> {
         let mut jobs = Vec::new();
-        for entry in self.settled().iter().flatten() {
+        let entries = self.settled();
+        for entry in entries.iter().flatten() {
             while let Some(job) = steal_one(&entry.stealer) {
                 jobs.push(job);
             }
         }
+        // Locked across the drain of the shared queue, so that no purge takes jobs out
+        // of it meanwhile to keep them after this look (see `purge`).
+        let mut kept = self.kept.lock();
+        jobs.extend(kept.drain(..));
         jobs.extend(shared.drain());
+        drop(kept);
+        drop(entries);
         jobs
+    }
+
+    /// After jobs landed in an own queue or in [`Kept`]: nudges a sleeping worker, if
+    /// there is one and no nudge is on its way yet.
+    pub(crate) fn announce(&self) {
+        fence(Ordering::SeqCst);
+        if self.sleepers.load(Ordering::Relaxed) == 0 || self.nudging.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        // Never full (`nudging` admits one nudge at a time) nor closed (the pool holds
+        // both ends).
+        let sent = self.nudge_tx.try_send(());
+        debug_assert!(sent.is_ok(), "{sent:?}");
     }
 
     /// A sleeper took the nudge: the next push may send another. The fence orders this
@@ -314,20 +338,9 @@ impl<'a> Local<'a> {
         self.queue.push(job);
     }
 
-    /// After jobs landed in an own queue: nudges a sleeping worker, if there is one and
-    /// no nudge is on its way yet.
+    /// See [`Locals::announce`].
     fn announce(&self) {
-        let locals = &self.shared.locals;
-        fence(Ordering::SeqCst);
-        if locals.sleepers.load(Ordering::Relaxed) == 0
-            || locals.nudging.swap(true, Ordering::SeqCst)
-        {
-            return;
-        }
-        // Never full (`nudging` admits one nudge at a time) nor closed (the pool holds
-        // both ends).
-        let sent = locals.nudge_tx.try_send(());
-        debug_assert!(sent.is_ok(), "{sent:?}");
+        self.shared.locals.announce();
     }
 
     /// The oldest job of this worker's own queue.
@@ -341,6 +354,9 @@ impl<'a> Local<'a> {
     /// queue, or another worker's. `Err(Closed)` once the shared queue is closed and
     /// empty; `Err(TimedOut)` if there is nothing now.
     pub(crate) fn next(&self) -> Result<Job, PopError> {
+        if let Some(job) = self.take_kept(false) {
+            return Ok(job);
+        }
         let taken = if self.shared.locals.enabled {
             self.take_batch()
         } else {
@@ -375,6 +391,22 @@ impl<'a> Local<'a> {
             .or_else(|none| taken.and(Err(none)))
     }
 
+    /// Takes the oldest job `purge` kept: if the count says there may be one, or, with
+    /// `wait`, after waiting for a purge under way (a last look). Passes the word on if
+    /// more are left, as a thief does.
+    fn take_kept(&self, wait: bool) -> Option<Job> {
+        let kept = &self.shared.locals.kept;
+        let job = if wait {
+            kept.take()
+        } else {
+            kept.take_if_any()
+        }?;
+        if kept.len() > 0 {
+            self.announce();
+        }
+        Some(job)
+    }
+
     /// Takes one job from the shared queue.
     fn take_one(&self) -> Result<Job, PopError> {
         self.shared.queue.try_pop()
@@ -396,7 +428,7 @@ impl<'a> Local<'a> {
         let job_ready = waits.recv(jobs);
         waits.recv(&locals.nudge_rx);
         let found = loop {
-            if let Some(job) = self.steal() {
+            if let Some(job) = self.steal().or_else(|| self.take_kept(false)) {
                 break Ok(job);
             }
             let selected = match deadline {
@@ -451,9 +483,11 @@ impl<'a> Local<'a> {
     }
 
     /// The shared queue is closed and empty: a last look at the other workers' queues,
-    /// once the pushes under way are done, before this worker exits. A worker whose job
-    /// waits for a job on its own queue may never get to it.
+    /// once the pushes under way are done, and at the jobs `purge` kept, once a purge
+    /// under way is done, before this worker exits. A worker whose job waits for a job
+    /// on its own queue may never get to it.
     pub(crate) fn last_look(&self) -> Option<Job> {
-        self.steal_from(&self.shared.locals.settled())
+        let entries = self.shared.locals.settled();
+        self.steal_from(&entries).or_else(|| self.take_kept(true))
     }
 }

@@ -15,7 +15,7 @@ use crate::job::Job;
 use crate::local::{self, Locals};
 use crate::queue::{PushError, Queue};
 use crate::scope::{self, Count, Scope};
-use crate::stats::{PoolCounts, Stats, WorkerStats};
+use crate::stats::{Ledger, PoolCounts, Stats, WorkerStats};
 use crate::sync::Arc;
 use crate::task::{
     catch, report, report_unrun, Attached, Detached, Outcome, Plain, RunEnv, Task, WithContext,
@@ -83,8 +83,8 @@ impl Shared {
             {
                 Err(PushError::Closed(job))
             }
-            (Admit::Until(deadline), _) => self.queue.push(job, priority, deadline),
-            (Admit::Policy, Rejection::Block) => self.queue.push(job, priority, None),
+            (Admit::Until(deadline), _) => self.push_waiting(job, priority, deadline),
+            (Admit::Policy, Rejection::Block) => self.push_waiting(job, priority, None),
             (Admit::Policy, Rejection::CallerRuns) => {
                 let outcome = self.run(job, None);
                 self.counts.caller_ran(&outcome);
@@ -94,12 +94,48 @@ impl Shared {
         }
     }
 
+    /// Waits for room for `job` until `deadline` (forever if `None`), counted among the
+    /// blocked submitters; refused at once as `Overloaded` if `max_blocked_submitters`
+    /// already wait and the queue is still full.
+    fn push_waiting(
+        &self,
+        job: Job,
+        priority: i32,
+        deadline: Option<Instant>,
+    ) -> Result<(), PushError> {
+        if deadline.is_some_and(|deadline| Instant::now() >= deadline) {
+            // Past its deadline a submit does not wait: it times out now.
+            return self.queue.push(job, priority, deadline);
+        }
+        if !self
+            .counts
+            .start_waiting(self.config.max_blocked_submitters)
+        {
+            // Room may have come since the queue was found full: one more look, so that
+            // a submitter is refused only while the queue is full.
+            return match self.queue.try_push(job, priority) {
+                Err(PushError::Full(job)) => Err(PushError::Overloaded(job)),
+                other => other,
+            };
+        }
+        let pushed = self.queue.push(job, priority, deadline);
+        self.counts.stop_waiting();
+        pushed
+    }
+
     /// Makes room by evicting the oldest queued jobs until `job` fits.
     fn push_evicting(&self, mut job: Job, priority: i32) -> Result<(), PushError> {
         loop {
-            if let Some(oldest) = self.queue.evict() {
-                self.counts.discarded();
-                self.abandon(oldest, JobError::Discarded);
+            match self.queue.evict() {
+                // Withdrawn (cancelled while queued): counted already, and room for free.
+                Some(withdrawn) if withdrawn.release() => {
+                    self.abandon(withdrawn, JobError::Cancelled);
+                }
+                Some(oldest) => {
+                    self.counts.discarded();
+                    self.abandon(oldest, JobError::Discarded);
+                }
+                None => {}
             }
             job = match self.queue.try_push(job, priority) {
                 Err(PushError::Full(job)) => job,
@@ -149,8 +185,9 @@ impl Shared {
 ///
 /// - Every accepted job runs exactly once, or its handle tells why not (cancelled,
 ///   timed out, discarded, shut down); every refused job comes back to the caller.
-/// - A panicking job never takes a worker down; its message reaches its handle and the
-///   [`on_panic`](Builder::on_panic) hook, and it counts as completed and as panicked.
+/// - A panicking job never takes a worker down; its payload reaches its handle (or
+///   group) whole, its message the [`on_panic`](Builder::on_panic) hook, and it counts
+///   as completed and as panicked.
 /// - Workers take jobs from the shared queue in submission order (in priority order
 ///   with [`priorities`](Builder::priorities)); with several workers they may start and
 ///   finish in any. A worker takes up to 64 queued jobs at once (one synchronization
@@ -268,7 +305,9 @@ impl WorkerPool {
     /// # Errors
     ///
     /// [`SubmitError::ShutDown`] once the pool is shutting down;
-    /// [`SubmitError::Full`] when the queue is full under [`Rejection::Reject`]. The job
+    /// [`SubmitError::Full`] when the queue is full under [`Rejection::Reject`];
+    /// [`SubmitError::Overloaded`] when it would wait for room while
+    /// [`max_blocked_submitters`](Builder::max_blocked_submitters) others do. The job
     /// comes back in the error.
     pub fn submit<F, R>(&self, f: F) -> Result<JobHandle<R>, SubmitError<F>>
     where
@@ -312,7 +351,9 @@ impl WorkerPool {
     /// # Errors
     ///
     /// [`SubmitError::TimedOut`] if the queue stayed full, [`SubmitError::ShutDown`]
-    /// once the pool is shutting down; the job comes back in the error.
+    /// once the pool is shutting down, [`SubmitError::Overloaded`] if it would wait while
+    /// [`max_blocked_submitters`](Builder::max_blocked_submitters) others do; the job
+    /// comes back in the error.
     pub fn submit_timeout<F, R>(
         &self,
         f: F,
@@ -458,8 +499,10 @@ impl WorkerPool {
     /// jobs that never started, without waiting for the running ones (see
     /// [`await_termination`](WorkerPool::await_termination)). They come in the order the
     /// workers took them from the shared queue: each worker's own queue (the rest of
-    /// its last batch, then the jobs its jobs submitted), then the shared queue, in
-    /// submission order.
+    /// its last batch, then the jobs its jobs submitted), then the jobs
+    /// [`purge`](WorkerPool::purge) kept, then the shared queue, in submission order.
+    /// Jobs cancelled through their handle while queued are not among them: they counted
+    /// as cancelled at their cancel, and are dropped here.
     ///
     /// The drain races the workers, which go on taking jobs from their own queues (and
     /// one at a time from the shared queue) while it runs: those start instead of being
@@ -477,10 +520,17 @@ impl WorkerPool {
         // passes on, and the queued jobs must be out of the workers' reach by then.
         let drained = self.shared.locals.drain(&self.shared.queue);
         self.shared.root.cancel();
-        self.shared.counts.handed_back(drained.len());
-        drained
+        let mut handed_back = 0;
+        let pending = drained
             .into_iter()
             .filter_map(|job| {
+                // A job cancelled through its handle while queued counted as cancelled
+                // then: it is not handed back (nor counted again).
+                if job.release() {
+                    self.shared.abandon(job, JobError::Cancelled);
+                    return None;
+                }
+                handed_back += 1;
                 if job.is_scoped() {
                     self.shared.abandon(job, JobError::ShutDown);
                     None
@@ -491,7 +541,66 @@ impl WorkerPool {
                     })
                 }
             })
-            .collect()
+            .collect();
+        self.shared.counts.handed_back(handed_back);
+        pending
+    }
+
+    /// Takes the jobs that will never run out of the shared queue now, and returns how
+    /// many (Java's `ThreadPoolExecutor::purge`): jobs cancelled through their
+    /// [handle](JobHandle::cancel), jobs of a [group](Group) that failed or was cancelled,
+    /// and jobs whose [deadline](WorkerPool::submit_with_timeout) passed while they
+    /// waited. Each is dropped here, unrun, as the worker that reached it would have
+    /// skipped it: its captures are dropped (a panic there goes to the
+    /// [`on_panic`](Builder::on_panic) hook), its group fails if it had not, and it counts
+    /// as cancelled or timed out in the [stats](WorkerPool::stats) (a job cancelled
+    /// through its handle counted as cancelled, and left `queued`, at its cancel).
+    ///
+    /// Without a purge such jobs stay in the queue until a worker reaches them, holding
+    /// their captures and their places: `purge` frees both, so that a full queue of
+    /// cancelled jobs takes new ones at once. It looks at the shared queue only: jobs
+    /// that workers took into their own queues (at most half the capacity, see
+    /// [`queue_capacity`](Builder::queue_capacity)) and those that jobs of the pool
+    /// submitted are left to their workers, which skip them.
+    ///
+    /// The shared queue of a pool without [`priorities`](Builder::priorities) is a
+    /// lock-free ring, which gives up only its oldest jobs: `purge` takes the queued jobs
+    /// out (at most `queue_capacity` in all), and keeps those that will run beside the
+    /// queue, ahead of it, in their order, where the workers take them before any newer
+    /// job. They no longer hold places in the queue: after a purge, up to
+    /// `queue_capacity` more jobs may queue behind them. A job a worker takes from the
+    /// queue while `purge` holds older ones may start before them. A priority queue is
+    /// purged in place.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::mpsc;
+    /// use worker_pool::{JobError, WorkerPool};
+    ///
+    /// let pool = WorkerPool::builder().workers(1).queue_capacity(4).build().unwrap();
+    /// let (release, gate) = mpsc::channel::<()>();
+    /// let (started, running) = mpsc::channel();
+    /// let blocker = pool.submit(move || { started.send(()).unwrap(); gate.recv().unwrap() }).unwrap();
+    /// running.recv().unwrap(); // the only worker is busy
+    ///
+    /// let doomed: Vec<_> = (0..3).map(|n| pool.submit(move || n).unwrap()).collect();
+    /// let kept = pool.submit(|| "runs").unwrap();
+    /// for handle in &doomed {
+    ///     assert!(handle.cancel());
+    /// }
+    /// let stats = pool.stats();
+    /// assert_eq!((stats.queued, stats.cancelled), (1, 3)); // at once, before any purge
+    ///
+    /// assert_eq!(pool.purge(), 3); // their places in the queue are free again
+    /// assert!(pool.try_submit(|| ()).is_ok());
+    /// release.send(()).unwrap();
+    /// assert_eq!(kept.join(), Ok("runs"));
+    /// assert!(doomed.into_iter().all(|h| h.join() == Err(JobError::Cancelled)));
+    /// # blocker.join().unwrap();
+    /// ```
+    pub fn purge(&self) -> usize {
+        self.shared.purge()
     }
 
     /// Waits up to `timeout` for every worker to exit after a shutdown. Returns whether
@@ -516,9 +625,17 @@ impl WorkerPool {
         self.shared.crew.stats(&self.shared.counts, self.queued())
     }
 
-    /// The jobs in the shared queue and in the workers' own.
+    /// The jobs waiting in the shared queue, in the workers' own and kept by `purge`,
+    /// less the withdrawn ones.
     fn queued(&self) -> usize {
-        self.shared.queue.len() + self.shared.locals.len()
+        self.shared
+            .counts
+            .queued(|| self.shared.queue.len() + self.shared.locals.len())
+    }
+
+    /// Where cancels of queued jobs are counted.
+    pub(crate) fn ledger(&self) -> &Arc<Ledger> {
+        &self.shared.counts.ledger
     }
 
     /// A token for one job: a child of the pool's, with the job's deadline.
@@ -571,7 +688,7 @@ impl WorkerPool {
         C: crate::task::Call<R> + 'static,
         R: Send + 'static,
     {
-        let (task, handle) = Attached::new(call, token, deadline);
+        let (task, handle) = Attached::new(call, token, deadline, self.ledger());
         let job = Job::new(task, self.sampled());
         match admit(&self.shared, job, priority, how) {
             Ok(()) => Ok(handle),
@@ -619,6 +736,7 @@ impl WorkerPool {
             PushError::Full(job) => SubmitError::Full(take(job)),
             PushError::TimedOut(job) => SubmitError::TimedOut(take(job)),
             PushError::Closed(job) => SubmitError::ShutDown(take(job)),
+            PushError::Overloaded(job) => SubmitError::Overloaded(take(job)),
         }
     }
 

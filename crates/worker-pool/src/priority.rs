@@ -111,6 +111,26 @@ impl PriorityQueue {
         job
     }
 
+    /// Takes out every job that will never run ([`Job::doomed`]), in place: the others
+    /// keep their order.
+    pub(crate) fn remove_doomed(&self) -> Vec<Job> {
+        let mut state = self.state.lock();
+        let keys: Vec<_> = state
+            .jobs
+            .iter()
+            .filter(|(_, job)| job.doomed())
+            .map(|(key, _)| *key)
+            .collect();
+        let doomed: Vec<Job> = keys
+            .iter()
+            .filter_map(|key| state.jobs.remove(key))
+            .collect();
+        if !doomed.is_empty() && state.pushers > 0 {
+            self.not_full.notify_all();
+        }
+        doomed
+    }
+
     /// Takes every job, in submission order.
     pub(crate) fn drain(&self) -> Vec<Job> {
         let mut state = self.state.lock();

@@ -15,6 +15,8 @@ pub(crate) enum PushError {
     Full(Job),
     TimedOut(Job),
     Closed(Job),
+    /// Full, with as many submitters waiting as `max_blocked_submitters` allows.
+    Overloaded(Job),
 }
 
 /// Why a pop came back empty-handed.

@@ -12,7 +12,7 @@ use crate::handle::JobHandle;
 use crate::latch::Latch;
 use crate::pool::WorkerPool;
 use crate::sync::Mutex;
-use crate::task::{Attached, Detached, Outcome, Plain, Task, WithContext};
+use crate::task::{Attached, Call, Detached, Outcome, Plain, Task, WithContext};
 
 /// A scope's shared state: its pending jobs and the first panic among them. It lives in
 /// the [`Scope`], on the stack of [`WorkerPool::scope`]'s caller; each job holds a
@@ -21,13 +21,22 @@ use crate::task::{Attached, Detached, Outcome, Plain, Task, WithContext};
 pub(crate) struct ScopeState {
     latch: Latch,
     panic: Mutex<Option<(String, usize)>>,
+    /// Whether the scope panics once its jobs are done if one of them panicked (a
+    /// [`scope`](WorkerPool::scope)), or leaves their panics to their handles (a batch).
+    rethrow: bool,
 }
 
 impl ScopeState {
+    #[cfg(test)]
     pub(crate) fn new() -> ScopeState {
+        ScopeState::with_rethrow(true)
+    }
+
+    fn with_rethrow(rethrow: bool) -> ScopeState {
         ScopeState {
             latch: Latch::new(),
             panic: Mutex::new(None),
+            rethrow,
         }
     }
 
@@ -38,6 +47,9 @@ impl ScopeState {
     }
 
     fn record_panic(&self, message: &str) {
+        if !self.rethrow {
+            return;
+        }
         let mut panic = self.panic.lock();
         match &mut *panic {
             Some((_, count)) => *count += 1,
@@ -116,10 +128,21 @@ impl<'scope> Scope<'scope, '_> {
         F: FnOnce() -> R + Send + 'scope,
         R: Send + 'scope,
     {
-        let (job, handle) = Attached::new(Plain(f), None, None);
+        self.submit_call(Plain(f))
+            .map_err(|error| error.map(|call| call.0))
+    }
+
+    /// Submits a job of any kind of closure, with a handle; the call comes back if
+    /// refused.
+    pub(crate) fn submit_call<C, R>(&'scope self, call: C) -> Result<JobHandle<R>, SubmitError<C>>
+    where
+        C: Call<R> + 'scope,
+        R: Send + 'scope,
+    {
+        let (job, handle) = Attached::new(call, None, None, self.pool.ledger());
         self.queue(job)
             .map(|()| handle)
-            .map_err(|error| error.map(|job| job.call.0))
+            .map_err(|error| error.map(|job| job.call))
     }
 
     /// Submits a job that reads its [`JobContext`] and may borrow from outside the scope.
@@ -133,7 +156,7 @@ impl<'scope> Scope<'scope, '_> {
         R: Send + 'scope,
     {
         let token = self.pool.job_token(None);
-        let (job, handle) = Attached::new(WithContext(f), Some(token), None);
+        let (job, handle) = Attached::new(WithContext(f), Some(token), None, self.pool.ledger());
         self.queue(job)
             .map(|()| handle)
             .map_err(|error| error.map(|job| job.call.0))
@@ -173,9 +196,25 @@ pub(crate) fn run<'env, F, T>(pool: &WorkerPool, body: F) -> T
 where
     F: for<'scope> FnOnce(&'scope Scope<'scope, 'env>) -> T,
 {
+    run_with(pool, true, body)
+}
+
+/// As [`run`], except that a panicking job does not make the scope panic: its handle
+/// has the panic, and that is all (`invoke_all` and `map`, which join every handle).
+pub(crate) fn run_quiet<'env, F, T>(pool: &WorkerPool, body: F) -> T
+where
+    F: for<'scope> FnOnce(&'scope Scope<'scope, 'env>) -> T,
+{
+    run_with(pool, false, body)
+}
+
+fn run_with<'env, F, T>(pool: &WorkerPool, rethrow: bool, body: F) -> T
+where
+    F: for<'scope> FnOnce(&'scope Scope<'scope, 'env>) -> T,
+{
     let scope = Scope {
         pool,
-        state: ScopeState::new(),
+        state: ScopeState::with_rethrow(rethrow),
         scope: PhantomData,
         env: PhantomData,
     };

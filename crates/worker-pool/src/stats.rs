@@ -6,8 +6,8 @@ use std::time::Duration;
 use crossbeam_utils::CachePadded;
 use hdrhistogram::Histogram;
 
-use crate::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use crate::sync::Mutex;
+use crate::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use crate::sync::{Arc, Mutex};
 use crate::task::Outcome;
 
 /// The longest latency a histogram tells apart (one hour, in nanoseconds); longer ones
@@ -32,8 +32,14 @@ pub struct Stats {
     pub busy: usize,
     /// Workers waiting for a job.
     pub idle: usize,
-    /// Jobs waiting in the queue.
+    /// Jobs waiting to start: in the shared queue, the workers' own queues and beside the
+    /// queue (kept by [`purge`](crate::WorkerPool::purge)). A job cancelled through its
+    /// handle while queued is not counted here from its cancel on, though it holds its
+    /// place in the queue until a worker or `purge` takes it out.
     pub queued: usize,
+    /// Submitters waiting for room in the full queue now (at most
+    /// [`max_blocked_submitters`](crate::Builder::max_blocked_submitters)).
+    pub blocked_submitters: usize,
     /// Jobs the pool accepted (rejected ones not included).
     pub submitted: u64,
     /// Jobs that ran to the end, returning or panicking (a panic counts here and in
@@ -44,7 +50,9 @@ pub struct Stats {
     /// Jobs that panicked.
     pub panicked: u64,
     /// Jobs cancelled before they started (they did not run), or that ran on after a
-    /// cancel (their result was dropped).
+    /// cancel (their result was dropped). A job cancelled through its handle while
+    /// queued counts here from its cancel on; one of a cancelled group when a worker (or
+    /// [`purge`](crate::WorkerPool::purge)) skips it.
     pub cancelled: u64,
     /// Jobs whose deadline passed, before they started or before they returned.
     pub timed_out: u64,
@@ -166,10 +174,19 @@ impl WorkerStats {
 
     /// The job ended as `outcome`.
     pub(crate) fn ended(&self, outcome: &Outcome) {
-        let (first, second) = self.counts.cells(outcome);
-        bump(first);
-        if let Some(second) = second {
-            bump(second);
+        match self.counts.cells(outcome) {
+            Some((first, second)) => {
+                bump(first);
+                if let Some(second) = second {
+                    bump(second);
+                }
+            }
+            // Withdrawn: counted as taken (and cancelled) when it was cancelled in the
+            // queue, so `started` counted it twice.
+            None => {
+                let taken = &self.counts.taken;
+                taken.store(taken.load(Ordering::Relaxed) - 1, Ordering::Relaxed);
+            }
         }
         self.busy.store(false, Ordering::Relaxed);
     }
@@ -186,15 +203,17 @@ fn bump_shared(cell: &AtomicU64) {
 }
 
 impl Counts<AtomicU64> {
-    /// The counters a job that ended as `outcome` adds one to.
-    fn cells(&self, outcome: &Outcome) -> (&AtomicU64, Option<&AtomicU64>) {
-        match outcome {
+    /// The counters a job that ended as `outcome` adds one to; none for a withdrawn job,
+    /// counted when it was cancelled.
+    fn cells(&self, outcome: &Outcome) -> Option<(&AtomicU64, Option<&AtomicU64>)> {
+        Some(match outcome {
             Outcome::Completed => (&self.completed, None),
             Outcome::Failed => (&self.completed, Some(&self.failed)),
             Outcome::Panicked(_) => (&self.completed, Some(&self.panicked)),
             Outcome::Cancelled => (&self.cancelled, None),
             Outcome::TimedOut => (&self.timed_out, None),
-        }
+            Outcome::Withdrawn => return None,
+        })
     }
 
     fn read(&self) -> Counts<u64> {
@@ -221,16 +240,47 @@ impl Counts<AtomicU64> {
     }
 }
 
+/// The pool's count of jobs cancelled through their handle while queued: they count as
+/// cancelled, and leave `queued`, at once — not when a worker (or `purge`, or a shutdown)
+/// later takes them out of the queue and skips them. Every job's result slot holds the
+/// ledger and keeps it up to date, under the slot's lock (see `handle::Tracking`): so a
+/// job's withdrawal is counted before anything can take it out of the queue, and once.
+#[derive(Debug, Default)]
+pub(crate) struct Ledger {
+    /// Withdrawn jobs still in one of the pool's queues (or on their way out of one).
+    ghosts: AtomicUsize,
+    /// Every withdrawn job, ever.
+    withdrawn: AtomicU64,
+}
+
+impl Ledger {
+    /// A queued job was cancelled through its handle.
+    pub(crate) fn withdraw(&self) {
+        self.ghosts.fetch_add(1, Ordering::Relaxed);
+        self.withdrawn.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A withdrawn job left the queues (see [`PoolCounts::queued`] for the ordering).
+    pub(crate) fn remove(&self) {
+        self.ghosts.fetch_sub(1, Ordering::Release);
+    }
+}
+
 /// What the pool counts outside its workers: refusals, evictions, jobs handed back or run
 /// on callers' threads, and the totals of workers that exited.
 #[derive(Debug)]
 pub(crate) struct PoolCounts {
     rejected: CachePadded<AtomicU64>,
+    /// Submitters waiting for room now: a gauge, touched only when the queue is full.
+    blocked: AtomicUsize,
     discarded: AtomicU64,
     handed_back: AtomicU64,
     caller_ran: AtomicU64,
-    /// Counters of exited workers and of jobs run on callers' threads.
+    /// Counters of exited workers, of jobs run on callers' threads, and of jobs `purge`
+    /// skipped.
     elsewhere: Counts<AtomicU64>,
+    /// The jobs cancelled while queued, which every job's result slot holds.
+    pub(crate) ledger: Arc<Ledger>,
     /// Timings of exited workers.
     retired_timings: Mutex<Timings>,
 }
@@ -239,16 +289,34 @@ impl PoolCounts {
     pub(crate) fn new() -> PoolCounts {
         PoolCounts {
             rejected: CachePadded::new(AtomicU64::new(0)),
+            blocked: AtomicUsize::new(0),
             discarded: AtomicU64::new(0),
             handed_back: AtomicU64::new(0),
             caller_ran: AtomicU64::new(0),
             elsewhere: Counts::default(),
+            ledger: Arc::new(Ledger::default()),
             retired_timings: Mutex::new(Timings::new()),
         }
     }
 
     pub(crate) fn rejected(&self) {
         bump_shared(&self.rejected);
+    }
+
+    /// Counts a submitter that is about to wait for room, unless `max` already wait;
+    /// returns whether it may wait (and then must call [`stop_waiting`](PoolCounts::stop_waiting)).
+    pub(crate) fn start_waiting(&self, max: Option<usize>) -> bool {
+        let before = self.blocked.fetch_add(1, Ordering::Relaxed);
+        if max.is_some_and(|max| before >= max) {
+            self.blocked.fetch_sub(1, Ordering::Relaxed);
+            return false;
+        }
+        true
+    }
+
+    /// A submitter counted by [`start_waiting`](PoolCounts::start_waiting) stopped waiting.
+    pub(crate) fn stop_waiting(&self) {
+        self.blocked.fetch_sub(1, Ordering::Relaxed);
     }
 
     pub(crate) fn discarded(&self) {
@@ -262,8 +330,16 @@ impl PoolCounts {
     /// Counts a job that ran on the submitting thread (`CallerRuns`).
     pub(crate) fn caller_ran(&self, outcome: &Outcome) {
         bump_shared(&self.caller_ran);
+        self.ended_elsewhere(outcome);
+    }
+
+    /// Counts a job that ended off the workers: run on a caller's thread, or skipped
+    /// there by `purge`. A withdrawn job was counted when it was cancelled.
+    pub(crate) fn ended_elsewhere(&self, outcome: &Outcome) {
+        let Some((first, second)) = self.elsewhere.cells(outcome) else {
+            return;
+        };
         bump_shared(&self.elsewhere.taken);
-        let (first, second) = self.elsewhere.cells(outcome);
         bump_shared(first);
         if let Some(second) = second {
             bump_shared(second);
@@ -277,13 +353,32 @@ impl PoolCounts {
         self.retired_timings.lock().add(&timings);
     }
 
-    /// Adds everything up. `workers` are the live workers' stats.
+    /// The jobs queued, of those `in_queues` counts in the pool's queues: the withdrawn
+    /// ones still in a queue are not queued any more. Those on their way out of one (in
+    /// a worker's hands) are in neither count, hence the saturation.
+    ///
+    /// The withdrawn jobs are read first, with `Acquire`: a job taken out of a queue
+    /// leaves the ledger (`Release`) only after it left the queue, so once the count
+    /// shows it gone, so does the queue's length. Read the other way round, a job a
+    /// worker just took could still be in a stale length, and no longer among the
+    /// withdrawn: counted as queued after its cancel returned (loom found it).
+    pub(crate) fn queued(&self, in_queues: impl FnOnce() -> usize) -> usize {
+        let ghosts = self.ledger.ghosts.load(Ordering::Acquire);
+        in_queues().saturating_sub(ghosts)
+    }
+
+    /// Adds everything up. `workers` are the live workers' stats; `queued` the jobs
+    /// queued ([`queued`](PoolCounts::queued)).
     pub(crate) fn snapshot<'a>(
         &self,
         workers: impl IntoIterator<Item = &'a WorkerStats>,
         queued: usize,
     ) -> Stats {
         let mut counts = self.elsewhere.read();
+        // Withdrawn jobs count as taken from the queue and cancelled, from their cancel on.
+        let withdrawn = self.ledger.withdrawn.load(Ordering::Relaxed);
+        counts.taken += withdrawn;
+        counts.cancelled += withdrawn;
         let mut timings = self.retired_timings.lock().clone();
         let (mut live, mut busy) = (0, 0);
         for worker in workers {
@@ -299,6 +394,7 @@ impl PoolCounts {
             busy,
             idle: live - busy,
             queued,
+            blocked_submitters: self.blocked.load(Ordering::Relaxed),
             submitted: counts.taken + queued as u64 + discarded + handed_back,
             completed: counts.completed,
             failed: counts.failed,

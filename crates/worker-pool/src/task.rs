@@ -10,9 +10,9 @@ use patterns_core::CancelToken;
 
 use crate::builder::{JobPanic, PanicHook};
 use crate::context::JobContext;
-use crate::error::JobError;
+use crate::error::{JobError, PanicPayload, NOT_TEXT};
 use crate::handle::{JobHandle, Slot};
-use crate::stats::WorkerStats;
+use crate::stats::{Ledger, WorkerStats};
 use crate::sync::Arc;
 
 /// What running (or skipping) one job came to, for the pool's counters.
@@ -28,6 +28,9 @@ pub(crate) enum Outcome {
     Cancelled,
     /// Its deadline passed: before it started (it did not run) or before it returned.
     TimedOut,
+    /// It was cancelled through its handle while queued, and counted as cancelled then
+    /// (see [`Ledger`](crate::stats::Ledger)): skipped, and counted no more.
+    Withdrawn,
 }
 
 /// What a task sees of the worker running it.
@@ -88,6 +91,20 @@ pub(crate) trait Task: Send + Sized {
 
     /// Drops the job unrun, resolving whatever waits for it with `why`.
     fn abandon(self, why: JobError);
+
+    /// Whether the job, if run now, would only be skipped: cancelled, past its deadline,
+    /// its group failed. Once true, true for ever. What [`purge`](crate::WorkerPool::purge)
+    /// takes out of the queue.
+    fn doomed(&self) -> bool {
+        false
+    }
+
+    /// The job leaves the pool's queues unrun (handed back by `shutdown_now`, evicted):
+    /// whether it had been withdrawn (cancelled through its handle while queued, and
+    /// counted then). From now on a cancel does not count it so.
+    fn release(&self) -> bool {
+        false
+    }
 }
 
 /// Runs `f`, turning a panic into its message.
@@ -104,6 +121,11 @@ pub(crate) fn catch<R>(f: impl FnOnce() -> R) -> Result<R, String> {
     })
 }
 
+/// Runs a job's closure, keeping its panic's payload for the job's handle (or group).
+pub(crate) fn catch_payload<R>(f: impl FnOnce() -> R) -> Result<R, PanicPayload> {
+    panic::catch_unwind(AssertUnwindSafe(f)).map_err(PanicPayload::new)
+}
+
 /// The message of a panic payload: what `panic!` was given, when that was text.
 pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
     if let Some(message) = payload.downcast_ref::<&'static str>() {
@@ -111,7 +133,7 @@ pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
     } else if let Some(message) = payload.downcast_ref::<String>() {
         message.clone()
     } else {
-        "Box<dyn Any> (a panic payload that is not text)".to_owned()
+        NOT_TEXT.to_owned()
     }
 }
 
@@ -161,13 +183,14 @@ pub(crate) struct Attached<C, R> {
 }
 
 impl<C: Call<R>, R: Send> Attached<C, R> {
-    /// The job and its handle.
+    /// The job and its handle; a cancel while it is queued goes to `ledger`.
     pub(crate) fn new(
         call: C,
         token: Option<CancelToken>,
         deadline: Option<Instant>,
+        ledger: &Arc<Ledger>,
     ) -> (Attached<C, R>, JobHandle<R>) {
-        let slot = Arc::new(Slot::new(deadline));
+        let slot = Arc::new(Slot::new(deadline, Arc::clone(ledger)));
         let handle = JobHandle::new(slot.clone());
         (Attached { call, slot, token }, handle)
     }
@@ -185,13 +208,21 @@ impl<C: Call<R>, R: Send> Task for Attached<C, R> {
             slot.deadline(),
             env.worker,
         );
-        match catch(|| call.call(&cx)) {
+        match catch_payload(|| call.call(&cx)) {
             Ok(value) => slot.finish(Ok(value)),
-            Err(message) => slot.finish(Err(JobError::Panicked(message))),
+            Err(payload) => slot.finish(Err(JobError::Panicked(payload))),
         }
     }
 
     fn abandon(self, why: JobError) {
         self.slot.resolve_unstarted(why);
+    }
+
+    fn doomed(&self) -> bool {
+        self.slot.doomed()
+    }
+
+    fn release(&self) -> bool {
+        self.slot.release()
     }
 }

@@ -537,3 +537,202 @@ fn shutdown_racing_a_job_s_own_submit_refuses_or_runs_the_child() {
         assert_eq!(stats.completed, 1 + u64::from(child_ran));
     });
 }
+
+/// `JobHandle::cancel` races the worker taking the job: the job is counted exactly once,
+/// as run or as cancelled, and a job cancelled while still queued (one that never
+/// started) counted as cancelled, and left `queued`, by the time `cancel` returned — not
+/// when the worker later skipped it, which must not count it again.
+#[test]
+fn cancel_racing_the_worker_counts_the_job_once() {
+    loom::model(|| {
+        let pool = pool(1, 1);
+        let started = Arc::new(AtomicBool::new(false));
+        let handle = {
+            let started = Arc::clone(&started);
+            pool.submit(move || {
+                started.store(true, Ordering::SeqCst);
+                7
+            })
+            .unwrap()
+        };
+        let cancelled = handle.cancel();
+        let at_cancel = pool.stats();
+        let result = handle.join();
+        pool.shutdown();
+        let started = started.load(Ordering::SeqCst);
+        let stats = pool.stats();
+        assert_eq!((stats.submitted, stats.queued), (1, 0));
+        assert_eq!(stats.completed + stats.cancelled, 1, "{stats:?}");
+        if !cancelled {
+            assert_eq!(result, Ok(7));
+            assert_eq!(stats.completed, 1);
+            return;
+        }
+        assert_eq!(result, Err(JobError::Cancelled));
+        assert_eq!(stats.cancelled, 1);
+        if !started {
+            assert_eq!(
+                (at_cancel.cancelled, at_cancel.queued),
+                (1, 0),
+                "{at_cancel:?}"
+            );
+        }
+    });
+}
+
+/// `purge` races the worker for a queue holding a job and a cancelled one: the cancelled
+/// job is skipped once — by the purge or by the worker — and counted once, as cancelled;
+/// the other runs once, wherever the purge left it.
+#[test]
+fn purge_racing_the_worker_skips_the_cancelled_job_once() {
+    loom::model(|| {
+        let pool = Arc::new(pool(1, 2));
+        let runs = run_counts(2);
+        let submit = |id: usize| {
+            let runs = Arc::clone(&runs);
+            pool.submit(move || {
+                runs[id].fetch_add(1, Ordering::SeqCst);
+                id
+            })
+            .unwrap()
+        };
+        let (first, second) = (submit(0), submit(1));
+        let cancelled = second.cancel();
+        let purger = {
+            let pool = Arc::clone(&pool);
+            thread::spawn(move || pool.purge())
+        };
+        assert_eq!(first.join(), Ok(0));
+        let second = second.join();
+        let purged = purger.join().unwrap();
+        pool.shutdown();
+        let ran = counts(&runs);
+        assert_eq!(ran[0], 1);
+        if cancelled {
+            assert_eq!(second, Err(JobError::Cancelled));
+        } else {
+            assert_eq!((second, purged), (Ok(1), 0));
+        }
+        assert!(
+            purged <= 1 && (purged == 0 || ran[1] == 0),
+            "purged {purged}, ran {ran:?}"
+        );
+        let stats = pool.stats();
+        assert_eq!(stats.submitted, 2);
+        let expected = if cancelled { (1, 1) } else { (2, 0) };
+        assert_eq!((stats.completed, stats.cancelled), expected, "{stats:?}");
+    });
+}
+
+/// A graceful `shutdown` races a `purge` that holds the queued jobs on their way to the
+/// place it keeps them: the worker must not exit before it has them, so both run, once.
+/// A worker whose last look skipped the kept jobs would leave a handle waiting for ever,
+/// which loom reports as a deadlock.
+#[test]
+fn shutdown_racing_a_purge_runs_the_jobs_it_kept() {
+    loom::model(|| {
+        let pool = Arc::new(pool(1, 2));
+        let runs = run_counts(2);
+        let handles: Vec<_> = (0..2)
+            .map(|id| {
+                let runs = Arc::clone(&runs);
+                pool.submit(move || {
+                    runs[id].fetch_add(1, Ordering::SeqCst);
+                    id
+                })
+                .unwrap()
+            })
+            .collect();
+        let purger = {
+            let pool = Arc::clone(&pool);
+            thread::spawn(move || pool.purge())
+        };
+        pool.shutdown();
+        assert_eq!(purger.join().unwrap(), 0);
+        for (id, handle) in handles.into_iter().enumerate() {
+            assert_eq!(handle.join(), Ok(id));
+        }
+        assert_eq!(counts(&runs), [1, 1]);
+        assert!(pool.is_terminated());
+    });
+}
+
+/// `purge` takes the only queued job while the worker goes to sleep on the empty queue:
+/// the purge must wake it for the job it kept, or nobody runs it (a deadlock to loom).
+#[test]
+fn purge_wakes_a_sleeping_worker_for_the_job_it_kept() {
+    loom::model(|| {
+        let pool = Arc::new(pool(1, 1));
+        let handle = pool.submit(|| 5).unwrap();
+        let purger = {
+            let pool = Arc::clone(&pool);
+            thread::spawn(move || pool.purge())
+        };
+        assert_eq!(handle.join(), Ok(5));
+        assert_eq!(purger.join().unwrap(), 0);
+        pool.shutdown();
+        assert_eq!(pool.stats().completed, 1);
+    });
+}
+
+/// Two submitters find the one-place queue full while the only worker's job is released,
+/// freeing a place: with at most one blocked submitter, each is accepted (and runs once)
+/// or refused at once as `Overloaded` with its job — never both refused, never `Full` —
+/// and the count of blocked submitters ends at zero.
+///
+/// Three threads that may all block in the channel at once (two submitters on a full
+/// queue, the worker on its empty side) plus the job's own wait: at 2 preemptions this
+/// runs for more than 3 minutes, so it stays at 1 (15 s), where a cap off by one (both
+/// refused) and a count that leaks fail it.
+#[test]
+fn blocked_submitter_cap_racing_a_slot_freeing() {
+    capped(1).check(|| {
+        let pool = Arc::new(
+            builder()
+                .workers(1)
+                .queue_capacity(1)
+                .max_blocked_submitters(1)
+                .build()
+                .unwrap(),
+        );
+        let (started, gate) = (Arc::new(Signal::new()), Arc::new(Signal::new()));
+        let held = {
+            let (started, gate) = (Arc::clone(&started), Arc::clone(&gate));
+            pool.submit(move || {
+                started.raise();
+                gate.wait();
+                0
+            })
+            .unwrap()
+        };
+        started.wait();
+        let queued = pool.submit(|| 1).unwrap(); // fills the queue
+                                                 // Accepted, or refused as overloaded with the job back.
+        let submit = |pool: &WorkerPool, value: i32| match pool.submit(move || value) {
+            Ok(handle) => Ok(handle),
+            Err(SubmitError::Overloaded(job)) => Err(job),
+            Err(other) => panic!("{other:?} from a blocking submit under the cap"),
+        };
+        let submitter = {
+            let pool = Arc::clone(&pool);
+            thread::spawn(move || submit(&pool, 2))
+        };
+        gate.raise();
+        let mine = submit(&pool, 3);
+        let theirs = submitter.join().unwrap();
+        let mut refused = 0;
+        for (value, outcome) in [(2, theirs), (3, mine)] {
+            match outcome {
+                Ok(handle) => assert_eq!(handle.join(), Ok(value)),
+                Err(job) => {
+                    refused += 1;
+                    assert_eq!(job(), value);
+                }
+            }
+        }
+        assert!(refused <= 1, "both refused, with room coming");
+        assert_eq!((held.join(), queued.join()), (Ok(0), Ok(1)));
+        let stats = pool.stats();
+        assert_eq!((stats.rejected, stats.blocked_submitters), (refused, 0));
+    });
+}

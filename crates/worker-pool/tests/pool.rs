@@ -587,7 +587,10 @@ fn on_panic_hook_gets_every_panic_with_its_worker() {
         .submit(|| -> u8 { std::panic::panic_any(42_u32) })
         .unwrap();
     let placeholder = "Box<dyn Any> (a panic payload that is not text)";
-    assert_eq!(handle.join(), Err(JobError::Panicked(placeholder.into())));
+    let error = handle.join().unwrap_err();
+    assert_eq!(error.to_string(), format!("job panicked: {placeholder}"));
+    assert_eq!(error.panic_message(), None);
+    assert_ne!(error, JobError::Panicked(placeholder.into()));
     assert_eq!(recv(&rx, "the hook").0, placeholder);
     assert_eq!(
         JobError::Panicked("x".into()).to_string(),
@@ -650,7 +653,7 @@ fn a_panicking_hook_takes_down_neither_worker_nor_pool() {
             .unwrap();
         assert_eq!(
             handle.join(),
-            Err(JobError::Panicked(format!("job {round}")))
+            Err(JobError::Panicked(format!("job {round}").into()))
         );
     }
     assert_eq!(pool.submit(|| 1).unwrap().join(), Ok(1), "still serving");
