@@ -101,7 +101,7 @@ impl Backoff {
     /// True once backing off more is wasted CPU: the waiter should park.
     ///
     /// Under loom it is true from the start, unless a model asks for spinning with
-    /// [`with_loom_spins`](crate::with_loom_spins). Spinning before parking is only an
+    /// `with_loom_spins` (a function of loom builds only). Spinning before parking is only an
     /// optimization, while every retry it adds multiplies the interleavings loom must
     /// explore and spends the preemption budget that the races around parking need.
     #[must_use]
