@@ -615,26 +615,6 @@ impl<T> Array<T> {
         Ok(taken)
     }
 
-    /// Blocks for the first value, then moves up to `max` in all into `out`.
-    pub(crate) fn recv_many(
-        &self,
-        out: &mut Vec<T>,
-        max: usize,
-        wait: Wait<'_>,
-    ) -> Result<usize, Failure> {
-        if max == 0 {
-            return Ok(0);
-        }
-        // Before the value is taken: `push` must not grow `out` (see `try_recv_many`).
-        out.reserve(1);
-        let first = self.recv(wait)?;
-        out.push(first);
-        match self.try_recv_many(out, max - 1) {
-            Ok(more) => Ok(1 + more),
-            Err(_) => Ok(1),
-        }
-    }
-
     /// Closes the channel: sends fail from now on, receives drain what is queued. Returns
     /// false if it was closed already.
     pub(crate) fn close(&self) -> bool {

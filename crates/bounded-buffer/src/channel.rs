@@ -323,12 +323,17 @@ impl<T> Chan<T> {
     ) -> Result<usize, Failure> {
         match (&self.flavor, wait) {
             (Flavor::Array(array), None) => array.try_recv_many(out, max),
-            (Flavor::Array(array), Some(wait)) => array.recv_many(out, max, wait),
             (Flavor::List(list), None) => list.try_recv_many(out, max),
-            (Flavor::List(list), Some(wait)) => list.recv_many(out, max, wait),
+            (_, _) if max == 0 => Ok(0),
+            // Blocks for the first value, then claims what else is queued in batches.
+            (Flavor::Array(_) | Flavor::List(_), Some(wait)) => {
+                // Room first: a value taken must not be lost to a panic growing `out`.
+                out.reserve(1);
+                out.push(self.recv(Some(wait))?);
+                Ok(1 + self.recv_many(out, max - 1, None).unwrap_or(0))
+            }
             // No batches to claim: one value at a time, as long as they come without
             // waiting.
-            (_, _) if max == 0 => Ok(0),
             (_, wait) => {
                 // Room first: a value taken must not be lost to a panic growing `out`.
                 out.reserve(1);

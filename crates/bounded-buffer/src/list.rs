@@ -649,26 +649,6 @@ impl<T> List<T> {
         Ok(taken)
     }
 
-    /// Blocks for the first value, then moves up to `max` in all into `out`.
-    pub(crate) fn recv_many(
-        &self,
-        out: &mut Vec<T>,
-        max: usize,
-        wait: Wait<'_>,
-    ) -> Result<usize, Failure> {
-        if max == 0 {
-            return Ok(0);
-        }
-        // Before the value is taken: `push` must not grow `out` (see `try_recv_many`).
-        out.reserve(1);
-        let first = self.recv(wait)?;
-        out.push(first);
-        match self.try_recv_many(out, max - 1) {
-            Ok(more) => Ok(1 + more),
-            Err(_) => Ok(1),
-        }
-    }
-
     /// Parks a receiver until a value is sent, the channel closes, or `wait` runs out;
     /// the caller then retries.
     #[cold]

@@ -14,33 +14,10 @@ use std::sync::{mpsc, Arc, Mutex};
 use std::thread;
 use std::time::Duration;
 
-use common::{occupy, recording_panics, settled, stats_when, DropFlag, PanicOnDrop};
-use worker_pool::{GroupError, JobError, JobHandle, Rejection, Stats, WorkerPool};
-
-/// One worker and a queue of `capacity`, under `rejection`.
-fn pool(capacity: usize, rejection: Rejection) -> WorkerPool {
-    WorkerPool::builder()
-        .workers(1)
-        .queue_capacity(capacity)
-        .rejection(rejection)
-        .build()
-        .unwrap()
-}
-
-/// The counters add up: every job submitted is queued, running or ended one way.
-fn assert_adds_up(stats: &Stats) {
-    assert_eq!(
-        stats.submitted,
-        stats.completed
-            + stats.cancelled
-            + stats.timed_out
-            + stats.discarded
-            + stats.handed_back
-            + stats.queued as u64
-            + stats.busy as u64,
-        "{stats:?}"
-    );
-}
+use common::{
+    assert_adds_up, occupy, recording_panics, settled, single, stats_when, DropFlag, PanicOnDrop,
+};
+use worker_pool::{GroupError, JobError, JobHandle, Rejection, WorkerPool};
 
 /// Submits jobs `ids` that record, in `log`, the order in which they start.
 fn logging(
@@ -62,7 +39,7 @@ fn logging(
 
 #[test]
 fn a_job_cancelled_while_queued_leaves_queued_and_counts_as_cancelled_at_once() {
-    let pool = pool(8, Rejection::Block);
+    let pool = single(8, Rejection::Block);
     let blocker = occupy(&pool);
     let handles: Vec<_> = (0..3).map(|n| pool.submit(move || n).unwrap()).collect();
     assert!(handles[0].cancel() && handles[2].cancel());
@@ -89,7 +66,7 @@ fn a_job_cancelled_while_queued_leaves_queued_and_counts_as_cancelled_at_once() 
 
 #[test]
 fn purge_drops_cancelled_jobs_and_frees_their_places_and_captures() {
-    let pool = pool(2, Rejection::Reject);
+    let pool = single(2, Rejection::Reject);
     let blocker = occupy(&pool);
     let (flag, drops) = DropFlag::new();
     let cancelled = pool
@@ -122,7 +99,7 @@ fn purge_drops_cancelled_jobs_and_frees_their_places_and_captures() {
 
 #[test]
 fn purge_drops_the_jobs_of_a_cancelled_group_and_those_past_their_deadline() {
-    let pool = pool(8, Rejection::Block);
+    let pool = single(8, Rejection::Block);
     let blocker = occupy(&pool);
     let group = pool.group::<()>();
     let ran = common::group_counting(&group, 2);
@@ -153,7 +130,7 @@ fn purge_drops_the_jobs_of_a_cancelled_group_and_those_past_their_deadline() {
 
 #[test]
 fn the_jobs_purge_keeps_start_in_their_order_before_newer_ones() {
-    let pool = pool(8, Rejection::Block);
+    let pool = single(8, Rejection::Block);
     let blocker = occupy(&pool);
     let log = Arc::new(Mutex::new(Vec::new()));
     let handles = logging(&pool, &log, 0..6);
@@ -199,7 +176,7 @@ fn purge_removes_doomed_jobs_from_a_priority_queue_in_place() {
 
 #[test]
 fn the_jobs_purge_keeps_run_through_a_graceful_shutdown() {
-    let pool = Arc::new(pool(8, Rejection::Block));
+    let pool = Arc::new(single(8, Rejection::Block));
     let blocker = occupy(&pool);
     let log = Arc::new(Mutex::new(Vec::new()));
     let handles = logging(&pool, &log, 0..4);
@@ -219,7 +196,7 @@ fn the_jobs_purge_keeps_run_through_a_graceful_shutdown() {
 
 #[test]
 fn shutdown_now_hands_back_the_kept_jobs_in_order_and_not_the_withdrawn_ones() {
-    let pool = pool(8, Rejection::Block);
+    let pool = single(8, Rejection::Block);
     let blocker = occupy(&pool);
     let log = Arc::new(Mutex::new(Vec::new()));
     let handles = logging(&pool, &log, 0..5);
@@ -251,7 +228,7 @@ fn shutdown_now_hands_back_the_kept_jobs_in_order_and_not_the_withdrawn_ones() {
 
 #[test]
 fn drop_oldest_evicts_a_withdrawn_job_without_counting_a_discard() {
-    let pool = pool(1, Rejection::DropOldest);
+    let pool = single(1, Rejection::DropOldest);
     let blocker = occupy(&pool);
     let cancelled = pool.submit(|| 1).unwrap();
     assert!(cancelled.cancel());
@@ -298,7 +275,7 @@ fn a_panic_dropping_a_purged_job_goes_to_the_hook_not_to_purge() {
 
 #[test]
 fn purge_from_a_job_of_the_pool_skips_its_doomed_jobs_there() {
-    let pool = Arc::new(pool(8, Rejection::Block));
+    let pool = Arc::new(single(8, Rejection::Block));
     let (go, wait) = mpsc::channel::<()>();
     let (started, running) = mpsc::channel();
     let purger = {

@@ -12,7 +12,7 @@ mod common;
 use std::sync::mpsc;
 use std::time::Duration;
 
-use common::{occupy, occupy_all, settled, stats_when};
+use common::{assert_adds_up, occupy, occupy_all, settled, stats_when};
 use patterns_core::CancelToken;
 use worker_pool::{JobError, Rejection, Stats, WorkerPool};
 
@@ -33,21 +33,6 @@ fn counts(stats: &Stats) -> Counts {
         stats.handed_back,
         stats.caller_ran,
     )
-}
-
-/// The identity that holds whenever no job is moving (running jobs are in `busy`).
-fn assert_adds_up(stats: &Stats) {
-    assert_eq!(
-        stats.submitted,
-        stats.completed
-            + stats.cancelled
-            + stats.timed_out
-            + stats.discarded
-            + stats.handed_back
-            + stats.queued as u64
-            + stats.busy as u64,
-        "{stats:?}"
-    );
 }
 
 /// Polls the stats until `ended` jobs have ended and none is moving (see

@@ -333,3 +333,18 @@ pub(crate) fn with_growing_deadlines(mut attempt: impl FnMut(Duration) -> bool) 
     }
     panic!("no job started before its deadline, even with 10 s to do it");
 }
+
+/// The identity that holds whenever no job is moving (running jobs are in `busy`).
+pub(crate) fn assert_adds_up(stats: &Stats) {
+    assert_eq!(
+        stats.submitted,
+        stats.completed
+            + stats.cancelled
+            + stats.timed_out
+            + stats.discarded
+            + stats.handed_back
+            + stats.queued as u64
+            + stats.busy as u64,
+        "{stats:?}"
+    );
+}
