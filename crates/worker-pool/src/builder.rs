@@ -38,6 +38,9 @@ pub struct JobPanic<'a> {
 
 pub(crate) type PanicHook = Box<dyn Fn(JobPanic<'_>) + Send + Sync>;
 
+/// Called on a worker's thread with its index, as it starts or before it exits.
+pub(crate) type ThreadHook = Box<dyn Fn(usize) + Send + Sync>;
+
 /// How a pool is made. Start from [`WorkerPool::builder`].
 ///
 /// # Examples
@@ -63,8 +66,8 @@ pub(crate) type PanicHook = Box<dyn Fn(JobPanic<'_>) + Send + Sync>;
 pub struct Builder {
     pub(crate) min_workers: usize,
     pub(crate) max_workers: usize,
-    /// Which setting gave the sizes, for the error message when one is zero.
-    sized_by: (&'static str, &'static str),
+    /// Which setting gave the maximum, for the error message when it is zero.
+    max_set_by: &'static str,
     pub(crate) keep_alive: Duration,
     pub(crate) queue_capacity: usize,
     pub(crate) rejection: Rejection,
@@ -74,6 +77,9 @@ pub struct Builder {
     pub(crate) on_panic: Option<PanicHook>,
     pub(crate) sample_timings: u32,
     pub(crate) max_blocked_submitters: Option<usize>,
+    pub(crate) prestart: bool,
+    pub(crate) on_thread_start: Option<ThreadHook>,
+    pub(crate) on_thread_exit: Option<ThreadHook>,
 }
 
 impl Builder {
@@ -83,7 +89,7 @@ impl Builder {
         Builder {
             min_workers: cores,
             max_workers: cores,
-            sized_by: ("workers", "workers"),
+            max_set_by: "workers",
             keep_alive: Duration::from_secs(60),
             queue_capacity: 4096,
             rejection: Rejection::Block,
@@ -93,6 +99,9 @@ impl Builder {
             on_panic: None,
             sample_timings: 64,
             max_blocked_submitters: None,
+            prestart: true,
+            on_thread_start: None,
+            on_thread_exit: None,
         }
     }
 
@@ -100,14 +109,15 @@ impl Builder {
     pub fn workers(mut self, n: usize) -> Builder {
         self.min_workers = n;
         self.max_workers = n;
-        self.sized_by = ("workers", "workers");
+        self.max_set_by = "workers";
         self
     }
 
-    /// The workers always kept, even when idle.
+    /// The workers always kept, even when idle. Zero lets every worker retire after
+    /// [`keep_alive`](Builder::keep_alive) without work: the pool then starts one as a
+    /// job comes (Java's `allowCoreThreadTimeOut`), and costs nothing while idle.
     pub fn min_workers(mut self, n: usize) -> Builder {
         self.min_workers = n;
-        self.sized_by.0 = "min_workers";
         self
     }
 
@@ -116,7 +126,7 @@ impl Builder {
     /// retire after [`keep_alive`](Builder::keep_alive) without work.
     pub fn max_workers(mut self, n: usize) -> Builder {
         self.max_workers = n;
-        self.sized_by.1 = "max_workers";
+        self.max_set_by = "max_workers";
         self
     }
 
@@ -130,13 +140,21 @@ impl Builder {
     /// How many jobs may wait in the shared queue (default 4096). What happens to more is
     /// the [`rejection`](Builder::rejection) policy's business.
     ///
+    /// Zero makes a hand-off pool (Java's cached pool, on its `SynchronousQueue`): a job
+    /// is taken only by a worker that waits for one, or by a new worker when the pool may
+    /// grow (up to [`max_workers`](Builder::max_workers)); when neither can take it, the
+    /// policy decides as for a full queue ([`Rejection::Block`] waits until a worker is
+    /// free). It needs the FIFO queue (no [`priorities`](Builder::priorities), which order
+    /// jobs that wait) and a policy other than [`Rejection::DropOldest`] (no job waits to
+    /// be evicted).
+    ///
     /// Beyond these, workers hold the jobs they took from the shared queue in one batch
     /// and have not started yet (at most half the capacity in all), and the jobs that
     /// their running jobs submitted (see [`WorkerPool`]'s *Jobs that submit jobs*),
     /// which the capacity does not bound, and the jobs [`purge`](WorkerPool::purge) kept
     /// beside the queue (at most the capacity). A worker that queues a job on its own
-    /// queue while another sleeps wakes it with an empty job through the shared queue,
-    /// which holds a place there (and counts as queued) until that worker takes it.
+    /// queue while another sleeps wakes it through a channel of its own, which takes no
+    /// place in the queue.
     pub fn queue_capacity(mut self, capacity: usize) -> Builder {
         self.queue_capacity = capacity;
         self
@@ -183,6 +201,36 @@ impl Builder {
         self
     }
 
+    /// Called on each worker thread as it starts, with the worker's index, before it
+    /// runs any job (rayon's `start_handler`; a place to pin the thread, name it for a
+    /// profiler, set up thread-locals). A retired worker's index is reused at once, so
+    /// that the live workers' indices stay below `max_workers`: a new worker's start hook
+    /// may run while the retired one's exit hook still runs, with the same index. A panic
+    /// of the hook is caught and goes to the [`on_panic`](Builder::on_panic) hook, with
+    /// the message prefixed `"on_thread_start: "`; the worker goes on.
+    pub fn on_thread_start(mut self, hook: impl Fn(usize) + Send + Sync + 'static) -> Builder {
+        self.on_thread_start = Some(Box::new(hook));
+        self
+    }
+
+    /// Called on each worker thread after its last job, with the worker's index, as it
+    /// retires or as the pool shuts down (rayon's `exit_handler`). A shutdown returns only
+    /// after every worker's hook has returned. A panic of the hook is caught and goes to
+    /// the [`on_panic`](Builder::on_panic) hook, prefixed `"on_thread_exit: "`.
+    pub fn on_thread_exit(mut self, hook: impl Fn(usize) + Send + Sync + 'static) -> Builder {
+        self.on_thread_exit = Some(Box::new(hook));
+        self
+    }
+
+    /// Whether [`build`](Builder::build) starts the [`min_workers`](Builder::min_workers)
+    /// at once (the default, true), or the pool starts each as a job comes, while fewer
+    /// are alive (Java's `ThreadPoolExecutor` without `prestartAllCoreThreads`). A pool
+    /// that is never used then starts no thread.
+    pub fn prestart(mut self, enabled: bool) -> Builder {
+        self.prestart = enabled;
+        self
+    }
+
     /// Times one job in `n` for the queue-wait and run-time percentiles of
     /// [`stats`](WorkerPool::stats) (default 64; 1 times every job). Reading the clock
     /// costs about 35 ns a time, three times per timed job, which would double the cost
@@ -223,17 +271,15 @@ impl Builder {
     ///
     /// # Errors
     ///
-    /// A [`BuildError`] saying which setting is wrong: zero workers, `min_workers` above
-    /// `max_workers`, a zero queue capacity or one whose memory cannot be allocated, a
-    /// zero stack size, sampling rate or [`max_blocked_submitters`](Builder::max_blocked_submitters);
+    /// A [`BuildError`] saying which setting is wrong: zero (`max_`)`workers`,
+    /// `min_workers` above `max_workers`, a queue capacity whose memory cannot be
+    /// allocated, a hand-off queue (capacity 0) with priorities or
+    /// [`Rejection::DropOldest`], a zero stack size, sampling rate or [`max_blocked_submitters`](Builder::max_blocked_submitters);
     /// or that the operating system refused to start a thread.
     pub fn build(self) -> Result<WorkerPool, BuildError> {
         let fail = |kind| Err(BuildError::new(kind));
-        if self.min_workers == 0 {
-            return fail(BuildErrorKind::ZeroWorkers(self.sized_by.0));
-        }
         if self.max_workers == 0 {
-            return fail(BuildErrorKind::ZeroWorkers(self.sized_by.1));
+            return fail(BuildErrorKind::ZeroWorkers(self.max_set_by));
         }
         if self.min_workers > self.max_workers {
             return fail(BuildErrorKind::MinAboveMax {
@@ -241,8 +287,11 @@ impl Builder {
                 max: self.max_workers,
             });
         }
-        if self.queue_capacity == 0 {
-            return fail(BuildErrorKind::ZeroCapacity);
+        if self.queue_capacity == 0 && self.priorities {
+            return fail(BuildErrorKind::HandOffWithPriorities);
+        }
+        if self.queue_capacity == 0 && self.rejection == Rejection::DropOldest {
+            return fail(BuildErrorKind::HandOffDropOldest);
         }
         if self.stack_size == Some(0) {
             return fail(BuildErrorKind::ZeroStackSize);
@@ -254,11 +303,6 @@ impl Builder {
             return fail(BuildErrorKind::ZeroBlockedSubmitters);
         }
         WorkerPool::start(self)
-    }
-
-    /// Whether the pool grows and shrinks.
-    pub(crate) fn scales(&self) -> bool {
-        self.min_workers < self.max_workers
     }
 }
 
@@ -276,6 +320,9 @@ impl fmt::Debug for Builder {
             .field("on_panic", &self.on_panic.is_some())
             .field("sample_timings", &self.sample_timings)
             .field("max_blocked_submitters", &self.max_blocked_submitters)
+            .field("prestart", &self.prestart)
+            .field("on_thread_start", &self.on_thread_start.is_some())
+            .field("on_thread_exit", &self.on_thread_exit.is_some())
             .finish()
     }
 }

@@ -22,8 +22,12 @@ pub(crate) enum BuildErrorKind {
     ZeroWorkers(&'static str),
     #[error("min_workers ({min}) is larger than max_workers ({max})")]
     MinAboveMax { min: usize, max: usize },
-    #[error("queue_capacity must be at least 1, got 0")]
-    ZeroCapacity,
+    #[error(
+        "queue_capacity 0 (a hand-off queue) cannot have priorities: no job waits to be ordered"
+    )]
+    HandOffWithPriorities,
+    #[error("queue_capacity 0 (a hand-off queue) cannot take Rejection::DropOldest: no job waits to be evicted")]
+    HandOffDropOldest,
     #[error("queue_capacity {requested} cannot be allocated: {source}")]
     Capacity {
         requested: usize,
@@ -48,6 +52,37 @@ impl BuildError {
     pub(crate) fn new(kind: BuildErrorKind) -> BuildError {
         BuildError { kind }
     }
+}
+
+/// Why [`set_workers`](crate::WorkerPool::set_workers),
+/// [`set_min_workers`](crate::WorkerPool::set_min_workers) or
+/// [`set_max_workers`](crate::WorkerPool::set_max_workers) did not resize the pool.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ResizeError {
+    /// The most workers would be zero: a pool needs one to run anything.
+    #[error("{0} must be at least 1, got 0")]
+    ZeroWorkers(&'static str),
+    /// The minimum would be above the maximum.
+    #[error("min_workers ({min}) is larger than max_workers ({max})")]
+    MinAboveMax {
+        /// The minimum asked for (or kept).
+        min: usize,
+        /// The maximum kept (or asked for).
+        max: usize,
+    },
+    /// A minimum of zero on a pool built with workers it always keeps: only a pool built
+    /// with [`min_workers(0)`](crate::Builder::min_workers) checks, as it submits, that
+    /// some worker is alive, a check every other pool's submit is spared.
+    #[error("min_workers can become 0 only on a pool built with min_workers(0)")]
+    ZeroMin,
+    /// The pool is shutting down or shut down.
+    #[error("the pool is shut down")]
+    ShutDown,
+    /// A worker for the new minimum could not start. The new limits hold; the workers
+    /// that did start stay.
+    #[error("could not start a worker thread for the new minimum")]
+    Spawn(#[source] io::Error),
 }
 
 /// A job the pool did not take, handed back to the caller with the reason.

@@ -44,12 +44,15 @@ struct VTable {
     scoped: bool,
     /// The task is a [`Timed`] around the one submitted.
     timed: bool,
+    /// Which of the two generations of [`Idle`](crate::idle::Idle) the job counts in.
+    slot: u8,
 }
 
-/// The tables for `T`, as constants, so that `&VTableOf::<T>::PLAIN` is `'static`.
-struct VTableOf<T>(T);
+/// The tables for `T` in generation slot `SLOT`, as constants, so that
+/// `&VTableOf::<T, 0>::PLAIN` is `'static`.
+struct VTableOf<T, const SLOT: u8>(T);
 
-impl<T: Task> VTableOf<T> {
+impl<T: Task, const SLOT: u8> VTableOf<T, SLOT> {
     const PLAIN: VTable = VTable {
         run: run::<T>,
         abandon: abandon::<T>,
@@ -64,6 +67,7 @@ impl<T: Task> VTableOf<T> {
         },
         scoped: false,
         timed: false,
+        slot: SLOT,
     };
 
     const SCOPED: VTable = VTable {
@@ -80,19 +84,28 @@ impl<T: Task> VTableOf<T> {
         },
         scoped: true,
         timed: false,
+        slot: SLOT,
     };
 }
 
-impl<T: Task> VTableOf<Timed<T>> {
+impl<T: Task, const SLOT: u8> VTableOf<Timed<T>, SLOT> {
     const TIMED: VTable = VTable {
         timed: true,
-        ..VTableOf::<Timed<T>>::PLAIN
+        ..VTableOf::<Timed<T>, SLOT>::PLAIN
     };
 
     const TIMED_SCOPED: VTable = VTable {
         timed: true,
-        ..VTableOf::<Timed<T>>::SCOPED
+        ..VTableOf::<Timed<T>, SLOT>::SCOPED
     };
+}
+
+/// What a job is made with besides its task: whether it is timed for the stats, and the
+/// generation slot it counts in for `wait_idle`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Mark {
+    pub(crate) sampled: bool,
+    pub(crate) slot: u8,
 }
 
 /// A task of a [`Scope`](crate::Scope), with its count on the scope's latch.
@@ -248,14 +261,22 @@ pub(crate) struct Job {
 }
 
 impl Job {
-    /// Wraps `task`; `sampled` says whether to time it.
-    pub(crate) fn new<T: Task + 'static>(task: T, sampled: bool) -> Job {
+    /// Wraps `task`, marked with `mark`.
+    pub(crate) fn new<T: Task + 'static>(task: T, mark: Mark) -> Job {
+        if mark.slot == 0 {
+            Job::new_in::<T, 0>(task, mark.sampled)
+        } else {
+            Job::new_in::<T, 1>(task, mark.sampled)
+        }
+    }
+
+    fn new_in<T: Task + 'static, const SLOT: u8>(task: T, sampled: bool) -> Job {
         if sampled {
             // SAFETY: the table of a `Timed<T>`, which borrows nothing (`T: 'static`).
-            unsafe { Job::with(&VTableOf::<Timed<T>>::TIMED, Timed::new(task)) }
+            unsafe { Job::with(&VTableOf::<Timed<T>, SLOT>::TIMED, Timed::new(task)) }
         } else {
             // SAFETY: the table of a `T`, which borrows nothing.
-            unsafe { Job::with(&VTableOf::<T>::PLAIN, task) }
+            unsafe { Job::with(&VTableOf::<T, SLOT>::PLAIN, task) }
         }
     }
 
@@ -270,6 +291,24 @@ impl Job {
     pub(crate) unsafe fn new_scoped<'a, T: Task + 'a>(
         task: T,
         count: Count<'a>,
+        mark: Mark,
+    ) -> Job {
+        // SAFETY: the caller's contract, passed on.
+        unsafe {
+            if mark.slot == 0 {
+                Job::new_scoped_in::<T, 0>(task, count, mark.sampled)
+            } else {
+                Job::new_scoped_in::<T, 1>(task, count, mark.sampled)
+            }
+        }
+    }
+
+    /// # Safety
+    ///
+    /// As [`new_scoped`](Job::new_scoped).
+    unsafe fn new_scoped_in<'a, T: Task + 'a, const SLOT: u8>(
+        task: T,
+        count: Count<'a>,
         sampled: bool,
     ) -> Job {
         if sampled {
@@ -279,10 +318,10 @@ impl Job {
             };
             // SAFETY: the table of a `Scoped<Timed<T>>`; what it borrows outlives the
             // job, by the caller's contract.
-            unsafe { Job::with(&VTableOf::<Timed<T>>::TIMED_SCOPED, task) }
+            unsafe { Job::with(&VTableOf::<Timed<T>, SLOT>::TIMED_SCOPED, task) }
         } else {
             // SAFETY: as above, for a `Scoped<T>`.
-            unsafe { Job::with(&VTableOf::<T>::SCOPED, Scoped { task, count }) }
+            unsafe { Job::with(&VTableOf::<T, SLOT>::SCOPED, Scoped { task, count }) }
         }
     }
 
@@ -342,6 +381,12 @@ impl Job {
         self.vtable.is_some_and(|vtable| vtable.scoped)
     }
 
+    /// The generation slot the job counts in (see [`Idle`](crate::idle::Idle)); 0 once
+    /// its task is taken.
+    pub(crate) fn slot(&self) -> u8 {
+        self.vtable.map_or(0, |vtable| vtable.slot)
+    }
+
     /// The task of a job that the pool refused, as the type it was made from. A scope's
     /// job gives up its count on the scope's latch here: never the last, as whoever
     /// submits to a scope holds one (its caller before it waits, or a job of the scope).
@@ -393,6 +438,11 @@ mod tests {
     use patterns_core::CancelToken;
     use std::sync::{Arc, Mutex};
 
+    /// Marks a probe's job, in the second slot so that the slot's tables are used too.
+    fn mark(sampled: bool) -> Mark {
+        Mark { sampled, slot: 1 }
+    }
+
     /// A task that records how it ended, of any size.
     struct Probe<const N: usize> {
         log: Arc<Mutex<&'static str>>,
@@ -432,10 +482,10 @@ mod tests {
             let scope = ScopeState::new();
             // SAFETY: the job is consumed by `how`, and its count given up, before the
             // scope's state goes out of scope (`pending` checks the second).
-            how(unsafe { Job::new_scoped(probe, Count::new(&scope), sampled) });
+            how(unsafe { Job::new_scoped(probe, Count::new(&scope), mark(sampled)) });
             assert_eq!(scope.pending(), 1, "only the owner's count is left");
         } else {
-            how(Job::new(probe, sampled));
+            how(Job::new(probe, mark(sampled)));
         }
         let end = *log.lock().unwrap();
         end
@@ -487,9 +537,9 @@ mod tests {
             let scope = ScopeState::new();
             // SAFETY: the job is dropped, and its count given up, before the scope's
             // state goes out of scope.
-            answers(unsafe { Job::new_scoped(probe, Count::new(&scope), sampled) })
+            answers(unsafe { Job::new_scoped(probe, Count::new(&scope), mark(sampled)) })
         } else {
-            answers(Job::new(probe, sampled))
+            answers(Job::new(probe, mark(sampled)))
         };
         assert_eq!(
             *log.lock().unwrap(),

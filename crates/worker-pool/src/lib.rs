@@ -135,6 +135,7 @@ mod deque;
 mod error;
 mod group;
 mod handle;
+mod idle;
 mod job;
 mod latch;
 mod local;
@@ -146,6 +147,7 @@ mod scope;
 mod stats;
 mod task;
 mod wait;
+mod wake;
 mod worker;
 
 use patterns_core::sync;
@@ -153,7 +155,9 @@ use patterns_core::sync;
 pub use batch::BatchError;
 pub use builder::{Builder, JobPanic, Rejection};
 pub use context::JobContext;
-pub use error::{BuildError, GroupError, JobError, PanicPayload, SubmitError, TrySubmitError};
+pub use error::{
+    BuildError, GroupError, JobError, PanicPayload, ResizeError, SubmitError, TrySubmitError,
+};
 pub use group::Group;
 pub use handle::JobHandle;
 pub use patterns_core::{CancelReason, CancelToken};

@@ -258,8 +258,12 @@ fn with_current<R>(f: impl FnOnce(Option<&Local<'_>>) -> R) -> R {
 /// own queues: where [`push`] goes. Asked apart from the push so that a job submitted
 /// from elsewhere (most are) is not moved in and out of a call for nothing.
 pub(crate) fn is_own(shared: &Shared) -> bool {
-    shared.locals.enabled
-        && with_current(|local| local.is_some_and(|local| ptr::eq(local.shared, shared)))
+    shared.locals.enabled && on_worker_of(shared)
+}
+
+/// Whether the current thread is a worker of the pool `shared`.
+pub(crate) fn on_worker_of(shared: &Shared) -> bool {
+    with_current(|local| local.is_some_and(|local| ptr::eq(local.shared, shared)))
 }
 
 /// Queues `job` on the current thread's own queue; only where [`is_own`] said so. Gives
@@ -412,21 +416,27 @@ impl<'a> Local<'a> {
         self.shared.queue.try_pop()
     }
 
-    /// Waits for a job on the shared queue until `deadline` (forever if `None`),
-    /// counted among the sleepers, and woken by a nudge to steal: see the module's
-    /// documentation. Without own queues (a priority queue) there is nothing to steal
-    /// and no nudge: a plain wait on the queue.
-    pub(crate) fn sleep(&self, deadline: Option<Instant>) -> Result<Job, PopError> {
+    /// Waits for a job on the shared queue until `deadline` (forever if `None`) or until
+    /// a resize closes `watch` (`Err(Woken)`), counted among the sleepers, and woken by a
+    /// nudge to steal: see the module's documentation. Without own queues (a priority
+    /// queue) there is nothing to steal and no nudge: a wait on the queue and the watch.
+    pub(crate) fn sleep(
+        &self,
+        deadline: Option<Instant>,
+        watch: &Receiver<()>,
+    ) -> Result<Job, PopError> {
         let locals = &self.shared.locals;
-        let Some(jobs) = self.shared.queue.receiver().filter(|_| locals.enabled) else {
-            return self.shared.queue.pop(deadline);
+        let jobs = match self.shared.queue.receiver() {
+            Ok(jobs) => jobs,
+            Err(priority) => return priority.pop(deadline, Some(watch)),
         };
         locals.sleepers.fetch_add(1, Ordering::SeqCst);
         fence(Ordering::SeqCst);
-        // A job before a nudge, when both are there.
+        // A job before a nudge, when both are there; a resize last.
         let mut waits = Select::new_biased();
         let job_ready = waits.recv(jobs);
-        waits.recv(&locals.nudge_rx);
+        let nudged = waits.recv(&locals.nudge_rx);
+        waits.recv(watch);
         let found = loop {
             if let Some(job) = self.steal().or_else(|| self.take_kept(false)) {
                 break Ok(job);
@@ -440,6 +450,11 @@ impl<'a> Local<'a> {
             };
             if selected.index() == job_ready {
                 break selected.recv(jobs).map_err(|_| PopError::Closed);
+            }
+            if selected.index() != nudged {
+                // The watch is closed: nothing else ever comes through it.
+                let _ = selected.recv(watch);
+                break Err(PopError::Woken);
             }
             // Never fails: the pool holds the nudges' sender.
             let _ = selected.recv(&locals.nudge_rx);

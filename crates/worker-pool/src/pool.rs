@@ -5,21 +5,25 @@ use std::time::{Duration, Instant};
 
 use patterns_core::CancelToken;
 
+use crate::builder::ThreadHook;
 use crate::builder::{Builder, Rejection};
 use crate::context::JobContext;
-use crate::crew::Crew;
-use crate::error::{BuildError, BuildErrorKind, JobError, SubmitError};
+use crate::crew::{Crew, Limit, Resize};
+use crate::error::{BuildError, BuildErrorKind, JobError, ResizeError, SubmitError};
 use crate::group::Group;
 use crate::handle::JobHandle;
-use crate::job::Job;
+use crate::idle::Idle;
+use crate::job::{Job, Mark};
 use crate::local::{self, Locals};
 use crate::queue::{PushError, Queue};
 use crate::scope::{self, Count, Scope};
 use crate::stats::{Ledger, PoolCounts, Stats, WorkerStats};
+use crate::sync::atomic::{fence, Ordering};
 use crate::sync::Arc;
 use crate::task::{
     catch, report, report_unrun, Attached, Detached, Outcome, Plain, RunEnv, Task, WithContext,
 };
+use crate::wake::Wake;
 
 /// What the workers and the pool's handles share.
 pub(crate) struct Shared {
@@ -31,6 +35,10 @@ pub(crate) struct Shared {
     pub(crate) crew: Crew,
     /// The workers' own queues, for the jobs that jobs submit.
     pub(crate) locals: Locals,
+    /// Wakes idle workers after a resize.
+    pub(crate) wake: Wake,
+    /// Counts jobs by generation, for `wait_idle`.
+    pub(crate) idle: Idle,
 }
 
 /// How long a submit may wait for room in the queue.
@@ -44,33 +52,32 @@ enum Admit {
     Until(Option<Instant>),
 }
 
-/// Queues `job` (or runs it here, under `CallerRuns`); the job comes back if refused.
-fn admit(shared: &Arc<Shared>, job: Job, priority: i32, how: Admit) -> Result<(), PushError> {
-    shared.admit(job, priority, how, |job| shared.crew.grow(shared, job))
-}
-
 impl Shared {
-    fn admit(
-        &self,
-        job: Job,
-        priority: i32,
-        how: Admit,
-        grow: impl FnOnce(Job) -> Result<(), Job>,
-    ) -> Result<(), PushError> {
+    /// Queues `job` (or runs it here, under `CallerRuns`); the job comes back if refused.
+    fn admit(self: &Arc<Self>, job: Job, priority: i32, how: Admit) -> Result<(), PushError> {
         // A job submitted by a job of this pool goes onto its worker's own queue, which
         // takes it whatever the policy: a worker must not wait on its own pool's queue.
         // Either queue refuses a job once the pool is closed.
         if local::is_own(self) {
             return local::push(job).map_err(PushError::Closed);
         }
-        let job = match self.queue.try_push(job, priority) {
+        // Below the minimum (a pool that did not prestart), a job starts a worker of its
+        // own (Java's rule).
+        let job = match self.crew.grow(self, job, Limit::Min) {
             Ok(()) => return Ok(()),
+            Err(job) => job,
+        };
+        let job = match self.queue.try_push(job, priority) {
+            Ok(()) => {
+                self.start_one_if_none();
+                return Ok(());
+            }
             Err(PushError::Full(job)) => job,
             Err(refused) => return Err(refused),
         };
         // Full: a scaling pool grows, and only now (Java's rule), the new worker taking
         // this job as its first.
-        let job = match grow(job) {
+        let job = match self.crew.grow(self, job, Limit::Max) {
             Ok(()) => return Ok(()),
             Err(job) => job,
         };
@@ -91,6 +98,45 @@ impl Shared {
                 Ok(())
             }
             (Admit::Policy, Rejection::DropOldest) => self.push_evicting(job, priority),
+        }
+    }
+
+    /// After a job was queued: in a pool that idles out, the last worker may have
+    /// retired meanwhile (see `Crew::try_retire` for the other side).
+    pub(crate) fn start_one_if_none(self: &Arc<Self>) {
+        if self.crew.idles_out() {
+            fence(Ordering::SeqCst);
+            if self.crew.live() == 0 {
+                self.crew.start_one_if_none(self);
+            }
+        }
+    }
+
+    /// Whether a job waits in the shared queue or beside it (kept by `purge`): what the
+    /// last worker of a pool that idles out looks at before it retires.
+    pub(crate) fn has_waiting_jobs(&self) -> bool {
+        self.queue.len() > 0 || self.locals.kept.len() > 0
+    }
+
+    /// Calls a thread start or exit hook, if set, on worker `index`; its panic goes to
+    /// the panic hook.
+    pub(crate) fn thread_hook(&self, hook: Option<&ThreadHook>, name: &str, index: usize) {
+        if let Some(hook) = hook {
+            if let Err(message) = catch(|| hook(index)) {
+                report(
+                    self.config.on_panic.as_ref(),
+                    &format!("{name}: {message}"),
+                    Some(index),
+                );
+            }
+        }
+    }
+
+    /// Wakes the idle workers to read the limits again (see [`wake`](crate::wake)).
+    pub(crate) fn wake_idle(&self) {
+        self.wake.wake_all();
+        if let Err(priority) = self.queue.receiver() {
+            priority.wake();
         }
     }
 
@@ -156,20 +202,36 @@ impl Shared {
         // The task catches its closure's panic; this catches what can still unwind out
         // of it — the drop of a result nobody will read, a group's cancel callbacks — so
         // that no panic ever takes a worker down (it would leave a phantom worker).
+        let slot = job.slot();
         let outcome = catch(|| job.run(&env)).unwrap_or_else(Outcome::Panicked);
         if let Outcome::Panicked(message) = &outcome {
             report(env.hook, message, env.worker);
         }
+        match worker {
+            Some((_, stats)) => {
+                stats.ended_in(slot);
+                self.idle.job_ended();
+            }
+            None => self.ended_off_worker(slot),
+        }
         outcome
+    }
+
+    /// Counts the end of a job of `slot` that did not end on a worker, for `wait_idle`.
+    fn ended_off_worker(&self, slot: u8) {
+        self.counts.ended_off_worker(slot);
+        self.idle.wake_waiters_fenced();
     }
 
     /// Drops `job` unrun, resolving its handle with `why`. A panic from dropping what the
     /// job captured goes to the hook: it must not come out of the unrelated call that
     /// abandons it (a submit that evicts it, `shutdown_now`).
     pub(crate) fn abandon(&self, job: Job, why: JobError) {
+        let slot = job.slot();
         if let Err(message) = catch(|| job.abandon(why)) {
             report_unrun(self.config.on_panic.as_ref(), &message, None);
         }
+        self.ended_off_worker(slot);
     }
 }
 
@@ -280,17 +342,19 @@ impl WorkerPool {
                 queue,
                 root: CancelToken::new(),
                 counts: PoolCounts::new(),
-                crew: Crew::new(config.max_workers),
+                crew: Crew::new(&config),
                 locals: Locals::new(
                     !config.priorities,
                     config.queue_capacity,
                     config.max_workers,
                 ),
+                wake: Wake::new(),
+                idle: Idle::new(),
                 config,
             }),
         };
-        for _ in 0..pool.shared.config.min_workers {
-            if let Err(source) = pool.shared.crew.spawn(&pool.shared) {
+        if pool.shared.config.prestart {
+            if let Err(source) = pool.shared.crew.prestart(&pool.shared) {
                 let name = pool.shared.config.name.clone();
                 pool.shutdown();
                 return Err(BuildError::new(BuildErrorKind::Spawn { name, source }));
@@ -617,7 +681,118 @@ impl WorkerPool {
 
     /// Whether the pool is shut down and every worker has exited.
     pub fn is_terminated(&self) -> bool {
-        self.shared.crew.is_closed() && self.shared.crew.live() == 0
+        self.shared.crew.is_closed() && self.shared.crew.all_exited()
+    }
+
+    /// Waits until every job submitted before this call has ended — run, or skipped —
+    /// without shutting the pool down (the `threadpool` crate's `join`). Jobs submitted
+    /// meanwhile, by other threads or by the jobs waited for, are not waited for, so a
+    /// pool that is never idle does not keep it waiting. Returns true; false at once if
+    /// called from one of the pool's own jobs, which would wait for itself.
+    ///
+    /// A job counts as ended when a worker (or [`purge`](WorkerPool::purge)) is done
+    /// with it: a job cancelled while queued ends when it is taken out of the queue, and
+    /// one handed back by [`shutdown_now`](WorkerPool::shutdown_now) when its
+    /// [`PendingJob`] is run or dropped.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// use std::sync::Arc;
+    /// use worker_pool::WorkerPool;
+    ///
+    /// let pool = WorkerPool::new(2).unwrap();
+    /// let done = Arc::new(AtomicUsize::new(0));
+    /// for _ in 0..8 {
+    ///     let done = done.clone();
+    ///     pool.execute(move || { done.fetch_add(1, Ordering::Relaxed); }).unwrap();
+    /// }
+    /// assert!(pool.wait_idle());
+    /// assert_eq!(done.load(Ordering::Relaxed), 8);
+    /// assert!(pool.submit(|| ()).is_ok()); // still open
+    /// ```
+    pub fn wait_idle(&self) -> bool {
+        self.wait_idle_until(None)
+    }
+
+    /// As [`wait_idle`](WorkerPool::wait_idle), for at most `timeout`: returns whether
+    /// every job submitted before the call has ended.
+    pub fn wait_idle_timeout(&self, timeout: Duration) -> bool {
+        self.wait_idle_until(Instant::now().checked_add(timeout))
+    }
+
+    fn wait_idle_until(&self, deadline: Option<Instant>) -> bool {
+        let shared = &self.shared;
+        if local::on_worker_of(shared) {
+            return false;
+        }
+        shared
+            .idle
+            .wait(deadline, |slot| shared.crew.ended(&shared.counts, slot))
+    }
+
+    /// Sets both [`min_workers`](Builder::min_workers) and
+    /// [`max_workers`](Builder::max_workers) to `n` (Java's `setCorePoolSize` and
+    /// `setMaximumPoolSize` at once). Growing starts the new workers at once; shrinking
+    /// retires idle workers at once and busy ones when their job ends — a running job is
+    /// never interrupted.
+    ///
+    /// # Errors
+    ///
+    /// [`ResizeError::ZeroWorkers`] for 0; [`ResizeError::ShutDown`] once the pool is
+    /// shutting down; [`ResizeError::Spawn`] if a new worker's thread could not start
+    /// (the new limits hold, with the workers that did start).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use worker_pool::WorkerPool;
+    ///
+    /// let pool = WorkerPool::new(1).unwrap();
+    /// pool.set_workers(3).unwrap();
+    /// assert_eq!(pool.stats().workers, 3); // started at once
+    /// assert_eq!(pool.set_workers(0).unwrap_err().to_string(), "workers must be at least 1, got 0");
+    /// ```
+    pub fn set_workers(&self, n: usize) -> Result<(), ResizeError> {
+        self.shared.crew.resize(&self.shared, Resize::Workers(n))
+    }
+
+    /// Sets the workers kept even when idle ([`min_workers`](Builder::min_workers)).
+    /// Raising it starts workers up to it at once; lowering it lets the idle workers
+    /// above it retire after [`keep_alive`](Builder::keep_alive).
+    ///
+    /// # Errors
+    ///
+    /// [`ResizeError::MinAboveMax`] above the maximum; [`ResizeError::ZeroMin`] for 0
+    /// on a pool not built with `min_workers(0)`; [`ResizeError::ShutDown`] and
+    /// [`ResizeError::Spawn`] as for [`set_workers`](WorkerPool::set_workers).
+    pub fn set_min_workers(&self, n: usize) -> Result<(), ResizeError> {
+        self.shared.crew.resize(&self.shared, Resize::Min(n))
+    }
+
+    /// Sets the most workers the pool may have ([`max_workers`](Builder::max_workers)).
+    /// Lowering it below the workers alive retires idle ones at once, and busy ones when
+    /// their job ends; raising it lets the pool grow further when the queue is full.
+    ///
+    /// # Errors
+    ///
+    /// [`ResizeError::ZeroWorkers`] for 0; [`ResizeError::MinAboveMax`] below the
+    /// minimum; [`ResizeError::ShutDown`] once the pool is shutting down.
+    pub fn set_max_workers(&self, n: usize) -> Result<(), ResizeError> {
+        self.shared.crew.resize(&self.shared, Resize::Max(n))
+    }
+
+    /// The workers kept even when idle: the builder's
+    /// [`min_workers`](Builder::min_workers), or the last resize's.
+    pub fn min_workers(&self) -> usize {
+        self.shared.crew.min()
+    }
+
+    /// The most workers the pool may have: the builder's
+    /// [`max_workers`](Builder::max_workers), or the last resize's.
+    pub fn max_workers(&self) -> usize {
+        self.shared.crew.max()
     }
 
     /// A snapshot of the pool's workers, queue and counters.
@@ -689,8 +864,8 @@ impl WorkerPool {
         R: Send + 'static,
     {
         let (task, handle) = Attached::new(call, token, deadline, self.ledger());
-        let job = Job::new(task, self.sampled());
-        match admit(&self.shared, job, priority, how) {
+        let job = Job::new(task, self.mark());
+        match self.shared.admit(job, priority, how) {
             Ok(()) => Ok(handle),
             // SAFETY: `job` was made from an `Attached<C, R>` just above.
             Err(refused) => Err(self.refused(refused, |job| unsafe {
@@ -705,8 +880,9 @@ impl WorkerPool {
         task: T,
         priority: i32,
     ) -> Result<(), SubmitError<T>> {
-        let job = Job::new(task, self.sampled());
-        admit(&self.shared, job, priority, Admit::Policy)
+        let job = Job::new(task, self.mark());
+        self.shared
+            .admit(job, priority, Admit::Policy)
             // SAFETY: `job` was made from a `T` just above.
             .map_err(|refused| self.refused(refused, |job| unsafe { job.into_task::<T>() }))
     }
@@ -723,8 +899,9 @@ impl WorkerPool {
         count: Count<'a>,
     ) -> Result<(), SubmitError<T>> {
         // SAFETY: the caller's contract is `new_scoped`'s.
-        let job = unsafe { Job::new_scoped(task, count, self.sampled()) };
-        admit(&self.shared, job, 0, Admit::Policy)
+        let job = unsafe { Job::new_scoped(task, count, self.mark()) };
+        self.shared
+            .admit(job, 0, Admit::Policy)
             // SAFETY: `job` was made from a `T` just above.
             .map_err(|refused| self.refused(refused, |job| unsafe { job.into_task::<T>() }))
     }
@@ -732,6 +909,11 @@ impl WorkerPool {
     /// Counts a refusal and gives the caller's value back.
     fn refused<T>(&self, refused: PushError, take: impl FnOnce(Job) -> T) -> SubmitError<T> {
         self.shared.counts.rejected();
+        let (PushError::Full(job)
+        | PushError::TimedOut(job)
+        | PushError::Closed(job)
+        | PushError::Overloaded(job)) = &refused;
+        self.shared.idle.refused(job.slot());
         match refused {
             PushError::Full(job) => SubmitError::Full(take(job)),
             PushError::TimedOut(job) => SubmitError::TimedOut(take(job)),
@@ -740,10 +922,14 @@ impl WorkerPool {
         }
     }
 
-    /// Whether to time the next job for the stats.
-    fn sampled(&self) -> bool {
+    /// How to mark the next job: whether to time it for the stats, and its generation
+    /// (counting it, for `wait_idle`).
+    fn mark(&self) -> Mark {
         let every = self.shared.config.sample_timings;
-        every == 1 || fastrand::u32(..every) == 0
+        Mark {
+            sampled: every == 1 || fastrand::u32(..every) == 0,
+            slot: self.shared.idle.join(),
+        }
     }
 }
 

@@ -4,6 +4,8 @@ use core::cmp::Reverse;
 use std::collections::BTreeMap;
 use std::time::Instant;
 
+use bounded_buffer::Receiver;
+
 use crate::job::Job;
 use crate::queue::{PopError, PushError};
 use crate::sync::{Condvar, Mutex};
@@ -80,8 +82,13 @@ impl PriorityQueue {
         }
     }
 
-    /// Takes the first job, waiting until `deadline` (forever if `None`).
-    pub(crate) fn pop(&self, deadline: Option<Instant>) -> Result<Job, PopError> {
+    /// Takes the first job, waiting until `deadline` (forever if `None`), or until
+    /// `watch` closes (a resize: `Err(Woken)`, see [`Wake`](crate::wake::Wake)).
+    pub(crate) fn pop(
+        &self,
+        deadline: Option<Instant>,
+        watch: Option<&Receiver<()>>,
+    ) -> Result<Job, PopError> {
         let mut state = self.state.lock();
         loop {
             if let Some((_, job)) = state.jobs.pop_first() {
@@ -91,6 +98,11 @@ impl PriorityQueue {
             if state.closed {
                 return Err(PopError::Closed);
             }
+            // Under the lock, which `wake` takes to notify after the close: so a close
+            // comes before this look, or its notification after the wait began.
+            if watch.is_some_and(Receiver::is_closed) {
+                return Err(PopError::Woken);
+            }
             state.poppers += 1;
             let waited = wait_until(&self.not_empty, state, deadline);
             state = waited.0;
@@ -98,6 +110,14 @@ impl PriorityQueue {
             if waited.1 {
                 return Err(PopError::TimedOut);
             }
+        }
+    }
+
+    /// Wakes every waiting `pop`, for it to look at its watch (closed just before).
+    pub(crate) fn wake(&self) {
+        let state = self.state.lock();
+        if state.poppers > 0 {
+            self.not_empty.notify_all();
         }
     }
 

@@ -2,9 +2,7 @@
 
 use std::time::Instant;
 
-use bounded_buffer::{
-    Receiver, RecvTimeoutError, SendTimeoutError, Sender, TryRecvError, TrySendError,
-};
+use bounded_buffer::{Receiver, SendTimeoutError, Sender, TryRecvError, TrySendError};
 
 use crate::job::Job;
 use crate::priority::PriorityQueue;
@@ -26,6 +24,8 @@ pub(crate) enum PopError {
     TimedOut,
     /// Closed, and every queued job is taken.
     Closed,
+    /// A resize woke the waiting worker, to read the limits again.
+    Woken,
 }
 
 /// The queue: a `bounded-buffer` channel (FIFO, lock-free), or, when the pool has
@@ -86,26 +86,11 @@ impl Queue {
         }
     }
 
-    /// Takes the next job, waiting until `deadline` (forever if `None`).
-    pub(crate) fn pop(&self, deadline: Option<Instant>) -> Result<Job, PopError> {
-        match (self, deadline) {
-            (Queue::Fifo { rx, .. }, None) => rx.recv().map_err(|_| PopError::Closed),
-            (Queue::Fifo { rx, .. }, Some(deadline)) => {
-                rx.recv_deadline(deadline).map_err(|error| match error {
-                    RecvTimeoutError::Timeout => PopError::TimedOut,
-                    RecvTimeoutError::Closed => PopError::Closed,
-                })
-            }
-            (Queue::Priority(queue), deadline) => queue.pop(deadline),
-        }
-    }
-
-    /// The FIFO queue's receiving end, to wait on beside other channels; `None` for a
-    /// priority queue.
-    pub(crate) fn receiver(&self) -> Option<&Receiver<Job>> {
+    /// The FIFO queue's receiving end, to wait on beside other channels.
+    pub(crate) fn receiver(&self) -> Result<&Receiver<Job>, &PriorityQueue> {
         match self {
-            Queue::Fifo { rx, .. } => Some(rx),
-            Queue::Priority(_) => None,
+            Queue::Fifo { rx, .. } => Ok(rx),
+            Queue::Priority(queue) => Err(queue),
         }
     }
 
@@ -116,7 +101,7 @@ impl Queue {
                 TryRecvError::Empty => PopError::TimedOut,
                 TryRecvError::Closed => PopError::Closed,
             }),
-            Queue::Priority(queue) => queue.pop(Some(Instant::now())),
+            Queue::Priority(queue) => queue.pop(Some(Instant::now()), None),
         }
     }
 

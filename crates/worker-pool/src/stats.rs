@@ -155,6 +155,8 @@ pub(crate) struct Counts<C> {
     panicked: C,
     cancelled: C,
     timed_out: C,
+    /// Jobs that ended (ran, were skipped or abandoned), by `wait_idle` generation slot.
+    ended: [C; 2],
 }
 
 impl WorkerStats {
@@ -189,6 +191,18 @@ impl WorkerStats {
             }
         }
         self.busy.store(false, Ordering::Relaxed);
+    }
+
+    /// A job of generation slot `slot` ended here (see [`Idle`](crate::idle::Idle)).
+    /// `Release`: the waiter that reads it reads the job's submission after.
+    pub(crate) fn ended_in(&self, slot: u8) {
+        let cell = &self.counts.ended[usize::from(slot)];
+        cell.store(cell.load(Ordering::Relaxed) + 1, Ordering::Release);
+    }
+
+    /// The jobs of `slot` that ended here.
+    pub(crate) fn ended_jobs_in(&self, slot: usize) -> u64 {
+        self.counts.ended[slot].load(Ordering::Acquire)
     }
 }
 
@@ -225,6 +239,7 @@ impl Counts<AtomicU64> {
             panicked: read(&self.panicked),
             cancelled: read(&self.cancelled),
             timed_out: read(&self.timed_out),
+            ended: [read(&self.ended[0]), read(&self.ended[1])],
         }
     }
 
@@ -237,6 +252,10 @@ impl Counts<AtomicU64> {
         add(&self.panicked, other.panicked);
         add(&self.cancelled, other.cancelled);
         add(&self.timed_out, other.timed_out);
+        // `Release`, as the worker's own: a waiter reads these after a worker exited.
+        for (cell, count) in self.ended.iter().zip(other.ended) {
+            cell.fetch_add(count, Ordering::Release);
+        }
     }
 }
 
@@ -346,6 +365,18 @@ impl PoolCounts {
         }
     }
 
+    /// A job of generation slot `slot` ended off the workers: on a caller's thread, or
+    /// abandoned.
+    pub(crate) fn ended_off_worker(&self, slot: u8) {
+        self.elsewhere.ended[usize::from(slot)].fetch_add(1, Ordering::Release);
+    }
+
+    /// The jobs of `slot` that ended off the live workers (see
+    /// [`ended_off_worker`](PoolCounts::ended_off_worker)), and on the exited ones.
+    pub(crate) fn ended_elsewhere_in(&self, slot: usize) -> u64 {
+        self.elsewhere.ended[slot].load(Ordering::Acquire)
+    }
+
     /// Keeps an exiting worker's totals.
     pub(crate) fn retire(&self, worker: &WorkerStats) {
         self.elsewhere.absorb(&worker.counts.read());
@@ -419,5 +450,7 @@ impl Counts<u64> {
         self.panicked += other.panicked;
         self.cancelled += other.cancelled;
         self.timed_out += other.timed_out;
+        self.ended[0] += other.ended[0];
+        self.ended[1] += other.ended[1];
     }
 }

@@ -108,8 +108,8 @@ fn every_build_error_says_which_setting_is_wrong() {
             "workers must be at least 1, got 0".to_owned(),
         ),
         (
-            WorkerPool::builder().min_workers(0).max_workers(4).build(),
-            "min_workers must be at least 1, got 0".to_owned(),
+            WorkerPool::builder().min_workers(0).max_workers(0).build(),
+            "max_workers must be at least 1, got 0".to_owned(),
         ),
         (
             WorkerPool::builder().min_workers(1).max_workers(0).build(),
@@ -120,8 +120,22 @@ fn every_build_error_says_which_setting_is_wrong() {
             "min_workers (3) is larger than max_workers (2)".to_owned(),
         ),
         (
-            WorkerPool::builder().workers(1).queue_capacity(0).build(),
-            "queue_capacity must be at least 1, got 0".to_owned(),
+            WorkerPool::builder()
+                .workers(1)
+                .queue_capacity(0)
+                .priorities(true)
+                .build(),
+            "queue_capacity 0 (a hand-off queue) cannot have priorities: no job waits to be ordered"
+                .to_owned(),
+        ),
+        (
+            WorkerPool::builder()
+                .workers(1)
+                .queue_capacity(0)
+                .rejection(Rejection::DropOldest)
+                .build(),
+            "queue_capacity 0 (a hand-off queue) cannot take Rejection::DropOldest: no job waits to be evicted"
+                .to_owned(),
         ),
         (
             WorkerPool::builder().workers(1).stack_size(0).build(),

@@ -107,11 +107,13 @@ pub(crate) fn submit_gated<R>(gate: &CancelToken, submit: impl FnOnce(Gated) -> 
     })
 }
 
-/// Submits a job that waits on a gate, and returns once a worker runs it.
+/// Submits a job that waits on a gate, and returns once a worker runs it. The submit
+/// waits for room whatever the pool's policy, so that the blocker runs on a worker even
+/// where a worker must first be waiting to take it (a hand-off pool).
 pub(crate) fn occupy(pool: &WorkerPool) -> Blocker {
     let gate = CancelToken::new();
     let handle = submit_gated(&gate, |gated| {
-        pool.submit(move || gated.enter())
+        pool.submit_timeout(move || gated.enter(), PATIENCE)
             .expect("the pool takes the blocker")
     });
     Blocker {
