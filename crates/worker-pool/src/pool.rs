@@ -54,22 +54,22 @@ enum Admit {
 
 impl Shared {
     /// Queues `job` (or runs it here, under `CallerRuns`); the job comes back if refused.
-    fn admit(self: &Arc<Self>, job: Job, priority: i32, how: Admit) -> Result<(), PushError> {
+    fn admit(shared: &Arc<Shared>, job: Job, priority: i32, how: Admit) -> Result<(), PushError> {
         // A job submitted by a job of this pool goes onto its worker's own queue, which
         // takes it whatever the policy: a worker must not wait on its own pool's queue.
         // Either queue refuses a job once the pool is closed.
-        if local::is_own(self) {
+        if local::is_own(shared) {
             return local::push(job).map_err(PushError::Closed);
         }
         // Below the minimum (a pool that did not prestart), a job starts a worker of its
         // own (Java's rule).
-        let job = match self.crew.grow(self, job, Limit::Min) {
+        let job = match shared.crew.grow(shared, job, Limit::Min) {
             Ok(()) => return Ok(()),
             Err(job) => job,
         };
-        let job = match self.queue.try_push(job, priority) {
+        let job = match shared.queue.try_push(job, priority) {
             Ok(()) => {
-                self.start_one_if_none();
+                Shared::start_one_if_none(shared);
                 return Ok(());
             }
             Err(PushError::Full(job)) => job,
@@ -77,37 +77,37 @@ impl Shared {
         };
         // Full: a scaling pool grows, and only now (Java's rule), the new worker taking
         // this job as its first.
-        let job = match self.crew.grow(self, job, Limit::Max) {
+        let job = match shared.crew.grow(shared, job, Limit::Max) {
             Ok(()) => return Ok(()),
             Err(job) => job,
         };
-        match (how, self.config.rejection) {
+        match (how, shared.config.rejection) {
             (Admit::Now, _) | (Admit::Policy, Rejection::Reject) => Err(PushError::Full(job)),
             // A shutdown may have begun since the queue was found full: running the job
             // here or evicting one the shutdown would run is then not ours to do.
             (Admit::Policy, Rejection::CallerRuns | Rejection::DropOldest)
-                if self.crew.is_closed() =>
+                if shared.crew.is_closed() =>
             {
                 Err(PushError::Closed(job))
             }
-            (Admit::Until(deadline), _) => self.push_waiting(job, priority, deadline),
-            (Admit::Policy, Rejection::Block) => self.push_waiting(job, priority, None),
+            (Admit::Until(deadline), _) => shared.push_waiting(job, priority, deadline),
+            (Admit::Policy, Rejection::Block) => shared.push_waiting(job, priority, None),
             (Admit::Policy, Rejection::CallerRuns) => {
-                let outcome = self.run(job, None);
-                self.counts.caller_ran(&outcome);
+                let outcome = shared.run(job, None);
+                shared.counts.caller_ran(&outcome);
                 Ok(())
             }
-            (Admit::Policy, Rejection::DropOldest) => self.push_evicting(job, priority),
+            (Admit::Policy, Rejection::DropOldest) => shared.push_evicting(job, priority),
         }
     }
 
     /// After a job was queued: in a pool that idles out, the last worker may have
     /// retired meanwhile (see `Crew::try_retire` for the other side).
-    pub(crate) fn start_one_if_none(self: &Arc<Self>) {
-        if self.crew.idles_out() {
+    fn start_one_if_none(shared: &Arc<Shared>) {
+        if shared.crew.idles_out() {
             fence(Ordering::SeqCst);
-            if self.crew.live() == 0 {
-                self.crew.start_one_if_none(self);
+            if shared.crew.live() == 0 {
+                shared.crew.start_one_if_none(shared);
             }
         }
     }
@@ -865,7 +865,7 @@ impl WorkerPool {
     {
         let (task, handle) = Attached::new(call, token, deadline, self.ledger());
         let job = Job::new(task, self.mark());
-        match self.shared.admit(job, priority, how) {
+        match Shared::admit(&self.shared, job, priority, how) {
             Ok(()) => Ok(handle),
             // SAFETY: `job` was made from an `Attached<C, R>` just above.
             Err(refused) => Err(self.refused(refused, |job| unsafe {
@@ -881,8 +881,7 @@ impl WorkerPool {
         priority: i32,
     ) -> Result<(), SubmitError<T>> {
         let job = Job::new(task, self.mark());
-        self.shared
-            .admit(job, priority, Admit::Policy)
+        Shared::admit(&self.shared, job, priority, Admit::Policy)
             // SAFETY: `job` was made from a `T` just above.
             .map_err(|refused| self.refused(refused, |job| unsafe { job.into_task::<T>() }))
     }
@@ -900,8 +899,7 @@ impl WorkerPool {
     ) -> Result<(), SubmitError<T>> {
         // SAFETY: the caller's contract is `new_scoped`'s.
         let job = unsafe { Job::new_scoped(task, count, self.mark()) };
-        self.shared
-            .admit(job, 0, Admit::Policy)
+        Shared::admit(&self.shared, job, 0, Admit::Policy)
             // SAFETY: `job` was made from a `T` just above.
             .map_err(|refused| self.refused(refused, |job| unsafe { job.into_task::<T>() }))
     }

@@ -706,8 +706,9 @@ fn blocked_submitter_cap_racing_a_slot_freeing() {
             .unwrap()
         };
         started.wait();
-        let queued = pool.submit(|| 1).unwrap(); // fills the queue
-                                                 // Accepted, or refused as overloaded with the job back.
+        // Fills the queue.
+        let queued = pool.submit(|| 1).unwrap();
+        // Accepted, or refused as overloaded with the job back.
         let submit = |pool: &WorkerPool, value: i32| match pool.submit(move || value) {
             Ok(handle) => Ok(handle),
             Err(SubmitError::Overloaded(job)) => Err(job),
@@ -734,5 +735,95 @@ fn blocked_submitter_cap_racing_a_slot_freeing() {
         assert_eq!((held.join(), queued.join()), (Ok(0), Ok(1)));
         let stats = pool.stats();
         assert_eq!((stats.rejected, stats.blocked_submitters), (refused, 0));
+    });
+}
+
+/// In a pool that idles out (`min_workers(0)`), a job is queued while the only worker
+/// retires: the worker re-checks the queue after counting itself out, the submitter
+/// checks for a live worker after its push (Dekker's pattern), so the job finds a
+/// worker — the retiring one stays, or a new one starts. Either check missing strands
+/// the second job, and its `join` waits for ever (a deadlock to loom).
+#[test]
+fn the_last_worker_retiring_races_a_submit_and_the_job_still_runs() {
+    loom::model(|| {
+        let pool = builder()
+            .min_workers(0)
+            .max_workers(1)
+            .keep_alive(Duration::ZERO)
+            .queue_capacity(1)
+            .build()
+            .unwrap();
+        assert_eq!(pool.stats().workers, 0, "nothing starts before a job");
+        assert_eq!(pool.submit(|| 0).unwrap().join(), Ok(0));
+        assert_eq!(pool.submit(|| 1).unwrap().join(), Ok(1));
+        pool.shutdown();
+        assert!(pool.is_terminated());
+        assert_eq!(pool.stats().completed, 2);
+    });
+}
+
+/// A lower maximum races the idle workers going to sleep (with no time limit: they are
+/// at the minimum): each reads the limits after taking the resize's watch, so one that
+/// sleeps through the resize is woken by it, and exactly one of the two retires. Without
+/// the wake-up, both sleep for ever and so does the wait for the exit hook.
+#[test]
+fn a_lower_maximum_wakes_a_sleeping_worker_to_retire() {
+    loom::model(|| {
+        let exited = Arc::new(Signal::new());
+        let pool = {
+            let exited = Arc::clone(&exited);
+            builder()
+                .workers(2)
+                .on_thread_exit(move |_| exited.raise())
+                .build()
+                .unwrap()
+        };
+        pool.set_workers(1).unwrap();
+        exited.wait();
+        assert_eq!(pool.stats().workers, 1);
+        assert_eq!(pool.submit(|| 2).unwrap().join(), Ok(2));
+        pool.shutdown();
+        assert!(pool.is_terminated());
+    });
+}
+
+/// `wait_idle` races the end of the only job: it returns only once the job's closure has
+/// returned, and it is woken — by the job's end, or by the worker's fenced look before it
+/// sleeps — whichever way the waiter's count of itself and the worker's count of the end
+/// cross. Without the worker's last look, the two can miss each other: both sleep.
+#[test]
+fn wait_idle_racing_the_job_s_end_returns_after_it() {
+    loom::model(|| {
+        let pool = pool(1, 1);
+        let ran = Arc::new(AtomicBool::new(false));
+        {
+            let ran = Arc::clone(&ran);
+            pool.execute(move || ran.store(true, Ordering::Relaxed))
+                .unwrap();
+        }
+        assert!(pool.wait_idle());
+        assert!(ran.load(Ordering::Relaxed), "returned before the job ended");
+        pool.shutdown();
+    });
+}
+
+/// A hand-off pool (`queue_capacity(0)`): a `try_submit` races the only worker getting
+/// ready to take a job. It hands the job over (which then runs once) or refuses it as
+/// full with the job back — never queues it, never loses it — and a blocking submit
+/// after it waits until the worker takes its job.
+#[test]
+fn a_hand_off_submit_is_taken_by_a_waiting_worker_or_handed_back() {
+    loom::model(|| {
+        let pool = pool(1, 0);
+        match pool.try_submit(|| 1) {
+            Ok(handle) => assert_eq!(handle.join(), Ok(1)),
+            Err(SubmitError::Full(job)) => assert_eq!(job(), 1),
+            Err(other) => panic!("{other:?} from a hand-off try_submit"),
+        }
+        assert_eq!(pool.submit(|| 2).unwrap().join(), Ok(2));
+        let stats = pool.stats();
+        assert_eq!(stats.queued, 0);
+        pool.shutdown();
+        assert!(pool.is_terminated());
     });
 }
