@@ -119,6 +119,52 @@
 //! assert_eq!(sums, [6, 15]);
 //! ```
 //!
+//! # Sizing the crew, and waiting for it
+//!
+//! A pool keeps [`min_workers`](Builder::min_workers) and grows to
+//! [`max_workers`](Builder::max_workers) when its queue is full; the extra workers
+//! retire after [`keep_alive`](Builder::keep_alive) without work. At run time,
+//! [`set_workers`](WorkerPool::set_workers), [`set_min_workers`](WorkerPool::set_min_workers)
+//! and [`set_max_workers`](WorkerPool::set_max_workers) change the limits: growing
+//! starts the workers before the call returns, shrinking retires idle workers at once
+//! and busy ones after their job — a running job is never interrupted. A bad size is a
+//! [`ResizeError`].
+//!
+//! `min_workers(0)` lets every worker retire when idle and starts one as a job comes;
+//! [`prestart(false)`](Builder::prestart) starts the workers as jobs come rather than
+//! at build; [`queue_capacity(0)`](Builder::queue_capacity) makes a hand-off pool, whose
+//! submit succeeds only when a waiting worker takes the job or a new worker can start
+//! for it (Java's cached pool, with `min_workers(0)` and a large `max_workers`).
+//! [`on_thread_start`](Builder::on_thread_start) and
+//! [`on_thread_exit`](Builder::on_thread_exit) run on each worker's thread as it starts
+//! and ends. [`wait_idle`](WorkerPool::wait_idle) waits until every job submitted so far
+//! has ended, and leaves the pool open:
+//!
+//! ```
+//! use std::sync::atomic::{AtomicUsize, Ordering};
+//! use std::sync::Arc;
+//! use std::time::Duration;
+//! use worker_pool::WorkerPool;
+//!
+//! let started = Arc::new(AtomicUsize::new(0));
+//! let counter = started.clone();
+//! let pool = WorkerPool::builder()
+//!     .min_workers(0) // nothing runs while there is no work
+//!     .max_workers(4)
+//!     .queue_capacity(0) // a hand-off: a job waits for no one
+//!     .keep_alive(Duration::from_secs(1))
+//!     .on_thread_start(move |_| { counter.fetch_add(1, Ordering::Relaxed); })
+//!     .build()
+//!     .unwrap();
+//! assert_eq!(pool.stats().workers, 0);
+//! let handles: Vec<_> = (0..4).map(|n| pool.submit(move || n + 1).unwrap()).collect();
+//! assert!(pool.wait_idle());
+//! assert_eq!(handles.into_iter().map(|h| h.join().unwrap()).sum::<i32>(), 10);
+//! assert!((1..=4).contains(&started.load(Ordering::Relaxed)));
+//! pool.set_max_workers(2).unwrap();
+//! assert_eq!(pool.max_workers(), 2);
+//! ```
+//!
 //! # Shutting down
 //!
 //! [`shutdown`](WorkerPool::shutdown) (also what dropping the pool does) runs every

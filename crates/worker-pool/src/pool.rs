@@ -693,7 +693,10 @@ impl WorkerPool {
     /// A job counts as ended when a worker (or [`purge`](WorkerPool::purge)) is done
     /// with it: a job cancelled while queued ends when it is taken out of the queue, and
     /// one handed back by [`shutdown_now`](WorkerPool::shutdown_now) when its
-    /// [`PendingJob`] is run or dropped.
+    /// [`PendingJob`] is run or dropped. The workers count their jobs' ends without a
+    /// fence, so a waiter that comes just as a job ends may miss it; it is woken when the
+    /// worker next ends a job or runs out of work, and adds up again every 10 ms on its
+    /// own, so that is the latest it can return after the last job it waits for.
     ///
     /// # Examples
     ///
