@@ -241,12 +241,15 @@ fn shutdown_now_fires_the_token_of_the_job_it_races() {
 /// job 0, and then starts the extra worker. Once both jobs are done both workers go idle
 /// and one of them may retire; job 2 races that, and needs the one that must stay.
 ///
-/// The heaviest model (three jobs, up to three threads): at 3 preemptions (`--deep`) some
-/// of its schedules outrun loom's default 1,000 branches, and with more branches it
-/// runs for more than 15 minutes, so it stays at 2 preemptions at most.
+/// The heaviest model (three jobs, up to three threads): some of its schedules outrun
+/// loom's default 1,000 branches (the pool's drop closes a channel per queue and
+/// wake-up), so it allows 10,000; at 3 preemptions (`--deep`) it then runs for more than
+/// 15 minutes, so it stays at 2 at most.
 #[test]
 fn scale_down_racing_submit_strands_no_job() {
-    capped(2).check(|| {
+    let mut model = capped(2);
+    model.max_branches = 10_000;
+    model.check(|| {
         let pool = builder()
             .min_workers(1)
             .max_workers(2)
@@ -683,10 +686,14 @@ fn purge_wakes_a_sleeping_worker_for_the_job_it_kept() {
 /// Three threads that may all block in the channel at once (two submitters on a full
 /// queue, the worker on its empty side) plus the job's own wait: at 2 preemptions this
 /// runs for more than 3 minutes, so it stays at 1 (15 s), where a cap off by one (both
-/// refused) and a count that leaks fail it.
+/// refused) and a count that leaks fail it. Its longest schedules (every thread blocking
+/// and waking, then the pool's drop closing its channels) take more than loom's default
+/// 1,000 branches.
 #[test]
 fn blocked_submitter_cap_racing_a_slot_freeing() {
-    capped(1).check(|| {
+    let mut model = capped(1);
+    model.max_branches = 10_000;
+    model.check(|| {
         let pool = Arc::new(
             builder()
                 .workers(1)

@@ -76,6 +76,10 @@ fn a_job_joining_a_job_it_submitted_gets_it_run_by_another_worker() {
 }
 
 #[test]
+#[cfg_attr(
+    miri,
+    ignore = "watches thread states in /proc, which Miri does not have"
+)]
 fn every_sleeping_worker_is_woken_for_the_jobs_a_busy_one_queued() {
     // The parent queues two children on its own queue and the three meet at a barrier:
     // with three workers each needs one, so the one nudge in flight for the first child
@@ -221,6 +225,10 @@ fn shutdown_now_hands_back_what_a_running_job_queued_for_its_worker() {
 }
 
 #[test]
+#[cfg_attr(
+    miri,
+    ignore = "watches thread states in /proc, which Miri does not have"
+)]
 fn the_wake_up_for_a_job_s_own_children_takes_no_place_in_the_queue() {
     // One worker asleep; the other's job queues a child on its own queue, which wakes
     // the sleeper, and at once lets a caller submit to the shared queue, whose one place

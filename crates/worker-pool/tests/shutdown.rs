@@ -192,6 +192,10 @@ fn every_submit_after_shutdown_hands_the_closure_back_whatever_the_policy() {
 }
 
 #[test]
+#[cfg_attr(
+    miri,
+    ignore = "watches thread states in /proc, which Miri does not have"
+)]
 fn shutdown_wakes_submitters_blocked_on_a_full_queue() {
     for priorities in [false, true] {
         let pool = WorkerPool::builder()
@@ -357,6 +361,10 @@ fn at_thread_exit(on_exit: impl FnOnce() + 'static) {
 /// the test holds back (B's thread-exit code waits on a gate). Without that join, A's
 /// thread would end at once, leaving B's unjoined.
 #[test]
+#[cfg_attr(
+    miri,
+    ignore = "watches thread states in /proc, which Miri does not have"
+)]
 fn a_pool_dropped_by_its_own_job_is_joined_by_its_last_worker() {
     let name = unique_name("in-job-drop");
     let pool = Arc::new(
