@@ -5,10 +5,11 @@
 //! A crate opts in with a `[package.metadata.miri]` table in its `Cargo.toml`: `tests`,
 //! the integration tests to run (Miri is some thousand times slower than a release build,
 //! so the ones that drive the unsafe paths, not the stress tests), and `flags`, the
-//! `MIRIFLAGS` they need, each with a comment saying why. Miri needs a nightly toolchain;
-//! CI does not run it.
+//! `MIRIFLAGS` they need, each with a comment saying why. A test that Miri cannot run
+//! (one that reads `/proc`, say) carries `#[cfg_attr(miri, ignore = "why")]`. Miri needs
+//! a nightly toolchain; CI does not run it.
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use xshell::{cmd, Shell};
 
 use crate::manifest::{self, Crate, MiriPlan};
@@ -35,20 +36,39 @@ impl Miri {
 
     /// Runs every selected crate's plan, then fails if any of them failed.
     pub(crate) fn run(self, sh: &Shell) -> Result<()> {
-        cmd!(sh, "cargo +nightly miri --version")
+        let has_nightly = cmd!(sh, "rustc +nightly --version")
             .quiet()
             .ignore_stdout()
             .ignore_stderr()
             .run()
-            .context(
-                "Miri is not installed: `cargo xtask miri` needs a nightly toolchain with it; \
-                 install one with `rustup toolchain install nightly --component miri`",
-            )?;
+            .is_ok();
+        let has_miri = has_nightly
+            && cmd!(sh, "cargo +nightly miri --version")
+                .quiet()
+                .ignore_stdout()
+                .ignore_stderr()
+                .run()
+                .is_ok();
+        if !has_miri {
+            bail!(
+                "Miri is not installed: `cargo xtask miri` needs a nightly toolchain with it; {}",
+                if has_nightly {
+                    "add it to the nightly you have with `rustup component add miri --toolchain nightly`"
+                } else {
+                    "install one with `rustup toolchain install nightly --component miri`"
+                }
+            );
+        }
         let mut failed = Vec::new();
         for (krate, plan) in self.selected(sh)? {
             let package = &krate.package;
             let tests = plan.tests.iter().flat_map(|test| ["--test", test.as_str()]);
-            let test = cmd!(sh, "cargo +nightly miri test -p {package} {tests...}");
+            // Every file runs even when one fails: Miri aborts a test binary at its first
+            // error, and cargo would otherwise skip the files after it.
+            let test = cmd!(
+                sh,
+                "cargo +nightly miri test --no-fail-fast -p {package} {tests...}"
+            );
             let envs = [(
                 "MIRIFLAGS",
                 crate::extend_flags(sh, "MIRIFLAGS", &plan.flags),
