@@ -126,6 +126,19 @@ impl Crew {
         self.max.load(Ordering::Relaxed)
     }
 
+    fn limit(&self, limit: Limit) -> usize {
+        match limit {
+            Limit::Min => self.min(),
+            Limit::Max => self.max(),
+        }
+    }
+
+    /// Whether fewer workers are alive than `limit` allows (read without the lock).
+    #[inline]
+    pub(crate) fn below(&self, limit: Limit) -> bool {
+        self.live() < self.limit(limit)
+    }
+
     pub(crate) fn idles_out(&self) -> bool {
         self.idles_out
     }
@@ -143,16 +156,13 @@ impl Crew {
     /// (Java's rules: below the minimum a job starts a worker of its own; at a full
     /// queue, the job that found it full is the new worker's); gives the job back if it
     /// did not.
+    #[cold]
     pub(crate) fn grow(&self, shared: &Arc<Shared>, job: Job, limit: Limit) -> Result<(), Job> {
-        let limit = |crew: &Crew| match limit {
-            Limit::Min => crew.min(),
-            Limit::Max => crew.max(),
-        };
-        if self.live() >= limit(self) {
+        if !self.below(limit) {
             return Err(job);
         }
         let mut state = self.state.lock();
-        if state.closed || state.live >= limit(self) {
+        if state.closed || state.live >= self.limit(limit) {
             return Err(job);
         }
         // A thread that cannot start leaves the pool as it is: the job waits for the

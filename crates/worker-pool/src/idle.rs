@@ -31,7 +31,8 @@ use crate::sync::{Condvar, Mutex};
 use crate::wait::wait_until;
 
 /// Submit counters: enough that threads rarely share one, few enough to add up quickly.
-/// One under loom, whose threads this would only multiply the states of.
+/// One under loom (shared, so written with locked adds), whose threads this would only
+/// multiply the states of.
 const SHARDS: usize = if cfg!(loom) { 1 } else { 16 };
 
 /// The longest a waiter sleeps before it adds up again, in case a worker's unfenced look
@@ -79,20 +80,30 @@ impl Idle {
     /// so that no job can end before it was counted (see `wait`'s order of reads).
     pub(crate) fn join(&self) -> u8 {
         let slot = self.slot.load(Ordering::Relaxed);
-        self.shard()[slot].fetch_add(1, Ordering::Relaxed);
+        self.add(slot, 1);
         // A slot is 0 or 1.
         slot as u8
     }
 
     /// A job counted by [`join`](Idle::join) was refused: it never entered the pool.
     pub(crate) fn refused(&self, slot: u8) {
-        self.shard()[usize::from(slot)].fetch_sub(1, Ordering::Release);
+        self.add(usize::from(slot), u64::MAX);
         self.wake_waiters_fenced();
     }
 
-    /// The counters of this thread's shard.
-    fn shard(&self) -> &[AtomicU64; 2] {
-        &self.submitted[shard_index()]
+    /// Adds `n` (wrapping) to this thread's count of slot `slot`. A thread that has its
+    /// shard to itself writes it with a plain store: a locked add per submit took a
+    /// measurable part of a tiny job's submit. The job carries the count to whoever ends
+    /// it (its queue's release and acquire), so a waiter that sees the end sees this too.
+    #[inline]
+    fn add(&self, slot: usize, n: u64) {
+        let (shard, alone) = shard_of_this_thread();
+        let cell = &self.submitted[shard][slot];
+        if alone {
+            cell.store(cell.load(Ordering::Relaxed).wrapping_add(n), Ordering::Release);
+        } else {
+            cell.fetch_add(n, Ordering::Release);
+        }
     }
 
     /// After a job ended on a worker (counted on its own line): wakes the waiters, if any.
@@ -187,22 +198,24 @@ fn slot_of(generation: u64) -> usize {
     (generation % 2) as usize
 }
 
-/// This thread's shard: assigned in turn as threads first submit.
-fn shard_index() -> usize {
+/// This thread's shard, and whether no other thread shares it: the first [`SHARDS`]
+/// threads to submit (to any pool) get one each, the later ones share them in turn.
+fn shard_of_this_thread() -> (usize, bool) {
     if SHARDS == 1 {
-        return 0;
+        return (0, false);
     }
     crate::sync::thread_local! {
         #[allow(clippy::missing_const_for_thread_local)] // loom's macro takes no `const {}`
-        static SHARD: usize = next_shard();
+        static SHARD: (usize, bool) = next_shard();
     }
     SHARD.with(|shard| *shard)
 }
 
-fn next_shard() -> usize {
+fn next_shard() -> (usize, bool) {
     // Which counter a thread adds to is not synchronization (any assignment is correct,
     // this one spreads the threads evenly), and a loom static would outlive its model.
     // tidy: allow(std-path): see above.
     static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-    NEXT.fetch_add(1, Ordering::Relaxed) % SHARDS
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    (n % SHARDS, n < SHARDS)
 }
