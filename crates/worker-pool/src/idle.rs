@@ -100,7 +100,10 @@ impl Idle {
         let (shard, alone) = shard_of_this_thread();
         let cell = &self.submitted[shard][slot];
         if alone {
-            cell.store(cell.load(Ordering::Relaxed).wrapping_add(n), Ordering::Release);
+            cell.store(
+                cell.load(Ordering::Relaxed).wrapping_add(n),
+                Ordering::Release,
+            );
         } else {
             cell.fetch_add(n, Ordering::Release);
         }
