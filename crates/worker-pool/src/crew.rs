@@ -135,7 +135,7 @@ impl Crew {
 
     /// Whether fewer workers are alive than `limit` allows (read without the lock).
     #[inline]
-    pub(crate) fn below(&self, limit: Limit) -> bool {
+    fn below(&self, limit: Limit) -> bool {
         self.live() < self.limit(limit)
     }
 
@@ -155,12 +155,18 @@ impl Crew {
     /// Starts a worker with `job` as its first, if the pool is open and below `limit`
     /// (Java's rules: below the minimum a job starts a worker of its own; at a full
     /// queue, the job that found it full is the new worker's); gives the job back if it
-    /// did not.
-    #[cold]
+    /// did not. Inlined down to the look at the count, so that the usual submit (the
+    /// pool at its minimum, or the queue not full) passes no job in and out of a call.
+    #[inline]
     pub(crate) fn grow(&self, shared: &Arc<Shared>, job: Job, limit: Limit) -> Result<(), Job> {
         if !self.below(limit) {
             return Err(job);
         }
+        self.grow_locked(shared, job, limit)
+    }
+
+    #[cold]
+    fn grow_locked(&self, shared: &Arc<Shared>, job: Job, limit: Limit) -> Result<(), Job> {
         let mut state = self.state.lock();
         if state.closed || state.live >= self.limit(limit) {
             return Err(job);
@@ -234,10 +240,10 @@ impl Crew {
     }
 
     /// Retires worker `index` if more than `limit` are alive; returns whether it did (the
-    /// worker must then exit, with nothing left in its own queue). The last worker of a pool that idles out stays if a job
-    /// came meanwhile: it decrements `live`, fences, and looks at the queue, while a
-    /// submitter pushes, fences, and looks at `live` (Dekker's pattern), so one of them
-    /// sees the other, and the job finds a worker.
+    /// worker must then exit, with nothing left in its own queue). The last worker of a
+    /// pool that idles out stays if a job came meanwhile: it decrements `live`, fences,
+    /// and looks at the queue, while a submitter pushes, fences, and looks at `live`
+    /// (Dekker's pattern), so one of them sees the other, and the job finds a worker.
     pub(crate) fn try_retire(&self, index: usize, limit: usize, shared: &Shared) -> bool {
         let mut state = self.state.lock();
         if state.live <= limit {
@@ -253,12 +259,8 @@ impl Crew {
                 return false;
             }
         }
-        let member = state.members[index]
-            .take()
-            .expect("a live worker has its slot");
-        shared.locals.unregister(index);
-        shared.counts.retire(&member.stats);
-        state.retiring.push(member.handle);
+        let handle = Crew::release(&mut state, index, shared);
+        state.retiring.push(handle);
         // The workers that retired before this one have exited, or are about to: join
         // them now (outside the lock), so that a pool that grows and shrinks for ever
         // does not keep every dead thread's stack until it shuts down. This one is joined
@@ -287,14 +289,9 @@ impl Crew {
                 .expect("a retired worker is among the retiring");
             state.retiring.swap_remove(at)
         } else {
-            let member = state.members[index]
-                .take()
-                .expect("a worker exits once, from its own slot");
-            shared.locals.unregister(index);
-            shared.counts.retire(&member.stats);
             state.live -= 1;
             self.live.store(state.live, Ordering::Relaxed);
-            member.handle
+            Crew::release(&mut state, index, shared)
         };
         state.exited.push(handle);
         state.threads -= 1;
@@ -310,6 +307,17 @@ impl Crew {
                 let _ = handle.join();
             }
         }
+    }
+
+    /// Frees worker `index`'s slot and own queue, and moves its counts to the pool's:
+    /// once it has run its last job. Returns its thread, to be joined.
+    fn release(state: &mut State, index: usize, shared: &Shared) -> JoinHandle<()> {
+        let member = state.members[index]
+            .take()
+            .expect("a worker leaves once, from its own slot");
+        shared.locals.unregister(index);
+        shared.counts.retire(&member.stats);
+        member.handle
     }
 
     /// The pool's last handle is being dropped on one of its own workers, which cannot

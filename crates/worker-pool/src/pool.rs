@@ -63,15 +63,9 @@ impl Shared {
         }
         // Below the minimum (a pool that did not prestart), a job starts a worker of its
         // own (Java's rule).
-        // Looked at here, so that the usual submit (the minimum is alive) passes no job
-        // in and out of a call.
-        let job = if shared.crew.below(Limit::Min) {
-            match shared.crew.grow(shared, job, Limit::Min) {
-                Ok(()) => return Ok(()),
-                Err(job) => job,
-            }
-        } else {
-            job
+        let job = match shared.crew.grow(shared, job, Limit::Min) {
+            Ok(()) => return Ok(()),
+            Err(job) => job,
         };
         let job = match shared.queue.try_push(job, priority) {
             Ok(()) => {
