@@ -562,6 +562,39 @@ impl<T> Sender<T> {
             .map_err(|_| SendManyError(values.into()))
     }
 
+    /// Sends every value of `values` in order, in batches as [`send_many`](Sender::send_many)
+    /// does, blocking while the channel is full until `token` fires (or its deadline
+    /// passes). Values that find room are sent even if the token has fired.
+    ///
+    /// # Errors
+    ///
+    /// [`SendCancelError::Cancelled`] or [`SendCancelError::Closed`], holding the values
+    /// not sent, in order.
+    ///
+    /// ```
+    /// use bounded_buffer::SendCancelError;
+    /// use patterns_core::CancelToken;
+    ///
+    /// let (tx, _rx) = bounded_buffer::channel(2);
+    /// let token = CancelToken::new();
+    /// token.cancel();
+    /// let unsent = tx.send_many_cancellable(vec![1, 2, 3, 4], &token);
+    /// assert_eq!(unsent, Err(SendCancelError::Cancelled(vec![3, 4])));
+    /// ```
+    pub fn send_many_cancellable(
+        &self,
+        values: Vec<T>,
+        token: &CancelToken,
+    ) -> Result<(), SendCancelError<Vec<T>>> {
+        let mut values = VecDeque::from(values);
+        self.chan
+            .send_many(&mut values, Wait::Cancellable(token))
+            .map_err(|failure| match failure {
+                Failure::Closed => SendCancelError::Closed(values.into()),
+                _ => SendCancelError::Cancelled(values.into()),
+            })
+    }
+
     /// Sends every value `values` yields, in order, blocking while the channel is full;
     /// takes up to 64 values at a time from the iterator and sends them as a batch, like
     /// [`send_many`](Sender::send_many).
@@ -677,6 +710,41 @@ impl<T> Receiver<T> {
         self.chan
             .recv_many(out, max, Some(Wait::Forever))
             .map_err(|_| RecvError)
+    }
+
+    /// Like [`recv_many`](Receiver::recv_many), but waits for the first value only until
+    /// `token` fires (or its deadline passes). Queued values are taken even if the token
+    /// has fired.
+    ///
+    /// # Errors
+    ///
+    /// [`RecvCancelError::Cancelled`], or [`RecvCancelError::Closed`] once closed and
+    /// drained.
+    ///
+    /// ```
+    /// use bounded_buffer::RecvCancelError;
+    /// use patterns_core::CancelToken;
+    ///
+    /// let (tx, rx) = bounded_buffer::channel(4);
+    /// let token = CancelToken::new();
+    /// tx.send(1).unwrap();
+    /// token.cancel();
+    /// let mut got = Vec::new();
+    /// assert_eq!(rx.recv_many_cancellable(&mut got, 8, &token), Ok(1));
+    /// assert_eq!(rx.recv_many_cancellable(&mut got, 8, &token), Err(RecvCancelError::Cancelled));
+    /// ```
+    pub fn recv_many_cancellable(
+        &self,
+        out: &mut Vec<T>,
+        max: usize,
+        token: &CancelToken,
+    ) -> Result<usize, RecvCancelError> {
+        self.chan
+            .recv_many(out, max, Some(Wait::Cancellable(token)))
+            .map_err(|failure| match failure {
+                Failure::Closed => RecvCancelError::Closed,
+                _ => RecvCancelError::Cancelled,
+            })
     }
 
     /// Moves up to `max` values that are queued now into `out`; never blocks. Returns how

@@ -1,0 +1,40 @@
+//! The settings of one stage, as the builder collects them.
+
+use crate::stage::OnError;
+
+/// Items a stage hands on at once unless told otherwise: enough that a cheap stage pays
+/// for a hand-off once per many items, few enough that the next stage starts early.
+pub(crate) const DEFAULT_CHUNK: usize = 64;
+/// Items a stage's output queue holds unless told otherwise: 16 chunks.
+pub(crate) const DEFAULT_BUFFER: usize = 1024;
+/// Chunks an ordered parallel stage lets be in flight per thread unless told otherwise.
+pub(crate) const DEFAULT_WINDOW_PER_THREAD: usize = 4;
+
+/// What [`name`](crate::Pipeline::name), [`buffer`](crate::Pipeline::buffer),
+/// [`chunk_size`](crate::Pipeline::chunk_size) and
+/// [`reorder_window`](crate::Pipeline::reorder_window) and
+/// [`skip_errors`](crate::Pipeline::skip_errors) set for the stage just added.
+#[derive(Debug, Clone)]
+pub(crate) struct Spec {
+    pub(crate) name: String,
+    /// Capacity of the queue after the stage, in items.
+    pub(crate) buffer: usize,
+    /// Items per hand-off to the next stage.
+    pub(crate) chunk: usize,
+    /// For an ordered parallel stage, chunks in flight at most; `None` for the default.
+    pub(crate) window: Option<usize>,
+    /// What a fallible stage does with an item it failed on.
+    pub(crate) on_error: OnError,
+}
+
+impl Spec {
+    pub(crate) fn new(kind: &str) -> Self {
+        Spec {
+            name: kind.to_owned(),
+            buffer: DEFAULT_BUFFER,
+            chunk: DEFAULT_CHUNK,
+            window: None,
+            on_error: OnError::Fail,
+        }
+    }
+}
