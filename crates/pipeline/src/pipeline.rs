@@ -2,10 +2,10 @@
 
 use std::fmt;
 
-use bounded_buffer::Receiver;
+use bounded_buffer::{Receiver, Sender};
 use patterns_core::CancelToken;
 
-use crate::error::{BoxError, BuildError, PipelineError};
+use crate::error::{BoxError, BuildError, PipelineError, Skipped};
 use crate::link::{self, Inlet};
 use crate::ordered;
 use crate::run::Run;
@@ -71,7 +71,7 @@ impl<T: Send + 'static> Pipeline<T> {
                 let (mut output, inlet) = link::open(spec)?;
                 let meter = run.meter(&spec.name, 1);
                 let (run_, name, chunk) = (Arc::clone(run), spec.name.clone(), spec.chunk);
-                run.spawn(&spec.name, 0, move || {
+                Run::spawn(run, &spec.name, 0, move || {
                     let mut worker = Worker::new(&run_, &name, OnError::Fail);
                     let result = stage::run_source(&mut worker, &mut items, &mut output, chunk);
                     worker.settle(&meter);
@@ -118,12 +118,7 @@ impl<T: Send + 'static> Pipeline<T> {
     pub fn from_receiver(rx: Receiver<T>) -> Pipeline<T> {
         Pipeline::start(
             "receiver",
-            Box::new(move |_, spec| {
-                Ok(Inlet {
-                    rx,
-                    chunk: spec.chunk,
-                })
-            }),
+            Box::new(move |_, spec| Ok(Inlet::items(rx, spec.chunk))),
         )
     }
 
@@ -448,14 +443,14 @@ impl<T: Send + 'static> Pipeline<T> {
     }
 
     /// Sets the capacity, in items, of the queue after the stage added last (by default
-    /// 1024). A full queue blocks the stage: backpressure. Capacity 0 makes every
-    /// hand-off a rendezvous.
+    /// 4096), rounded up to whole chunks. A full queue blocks the stage: backpressure.
+    /// Capacity 0 makes every hand-off a rendezvous.
     pub fn buffer(mut self, capacity: usize) -> Pipeline<T> {
         self.spec.buffer = capacity;
         self
     }
 
-    /// Sets how many items the stage added last hands on at once (by default 64): the
+    /// Sets how many items the stage added last hands on at once (by default 256): the
     /// next stage pays for one hand-off per chunk. 1 gives the lowest latency; 0 is a
     /// [`BuildError`], reported by the sink.
     pub fn chunk_size(mut self, items: usize) -> Pipeline<T> {
@@ -503,7 +498,33 @@ impl<T: Send + 'static> Pipeline<T> {
     /// # Ok::<(), pipeline::PipelineError>(())
     /// ```
     pub fn skip_errors(mut self) -> Pipeline<T> {
-        self.spec.on_error = OnError::Skip;
+        self.spec.on_error = OnError::Skip(None);
+        self
+    }
+
+    /// As [`skip_errors`](Pipeline::skip_errors), and hands every error, with the
+    /// stage's name, to `errors`: the error channel of an ETL job that keeps going.
+    ///
+    /// The stage blocks while `errors` is full, so drain it on another thread, or make it
+    /// [`unbounded`](bounded_buffer::unbounded); errors sent after `errors`' receiver is
+    /// gone are dropped.
+    ///
+    /// ```
+    /// use pipeline::Pipeline;
+    ///
+    /// let (errors_tx, errors) = bounded_buffer::unbounded();
+    /// let done = Pipeline::from_iter(["7", "x", "8"])
+    ///     .try_map(|s| s.parse::<u8>())
+    ///     .name("parse")
+    ///     .skip_errors_to(errors_tx)
+    ///     .collect::<Vec<_>>()?;
+    /// assert_eq!(done.value, [7, 8]);
+    /// let skipped = errors.recv().unwrap();
+    /// assert_eq!(skipped.to_string(), "stage `parse` skipped an item: invalid digit found in string");
+    /// # Ok::<(), pipeline::PipelineError>(())
+    /// ```
+    pub fn skip_errors_to(mut self, errors: Sender<Skipped>) -> Pipeline<T> {
+        self.spec.on_error = OnError::Skip(Some(errors));
         self
     }
 
@@ -517,6 +538,13 @@ impl<T: Send + 'static> Pipeline<T> {
 
     fn invalidate(&mut self, error: BuildError) {
         self.invalid.get_or_insert(error);
+    }
+
+    /// Makes the queue after the last stage a channel of items, for
+    /// [`into_receiver`](Pipeline::into_receiver).
+    pub(crate) fn per_item(mut self) -> Pipeline<T> {
+        self.spec.per_item = true;
+        self
     }
 
     /// Starts every stage; the caller drains the returned link.

@@ -29,7 +29,9 @@ pub struct StageReport {
     pub blocked_on_input: Duration,
     /// Time it waited for room in its output queue (backpressure).
     pub blocked_on_output: Duration,
-    /// The most items its output queue held after one of its hand-offs.
+    /// The most chunks its output queue held after one of its hand-offs (items, for the
+    /// queue that [`into_receiver`](crate::Pipeline::into_receiver) hands out): at its
+    /// capacity, the stages after it are the bottleneck.
     pub queue_high_water: usize,
     /// For an ordered parallel stage: the most finished chunks held back at once for
     /// their turn (at most its reorder window less one).

@@ -71,10 +71,14 @@ impl Run {
         meter
     }
 
-    /// Starts a thread of stage `stage`, named `pipeline-<stage>-<index>`. `body` returns
-    /// `Err(Stop)` if it stopped early; a panic in it is caught and fails the run.
+    /// Starts a thread of stage `stage` of `this` run, named `pipeline-<stage>-<index>`.
+    /// `body` returns `Err(Stop)` if it stopped early; a panic in it is caught and fails
+    /// the run.
+    ///
+    /// An associated function, not a method on `self: &Arc<Self>`: under loom, `Arc` is
+    /// loom's, which cannot be a receiver type on stable Rust.
     pub(crate) fn spawn<F>(
-        self: &Arc<Self>,
+        this: &Arc<Self>,
         stage: &str,
         index: usize,
         body: F,
@@ -82,14 +86,14 @@ impl Run {
     where
         F: FnOnce() -> Result<(), Stop> + Send + 'static,
     {
-        let run = Arc::clone(self);
+        let run = Arc::clone(this);
         let name = stage.to_owned();
         let spawned = thread::Builder::new()
             .name(format!("pipeline-{stage}-{index}"))
             .spawn(move || run.guard(&name, body));
         match spawned {
             Ok(handle) => {
-                self.threads.lock().push(handle);
+                this.threads.lock().push(handle);
                 Ok(())
             }
             Err(error) => Err(PipelineError::Spawn {

@@ -7,7 +7,7 @@ use std::time::Instant;
 use bounded_buffer::Receiver;
 
 use crate::error::{BoxError, PipelineError};
-use crate::link::Inlet;
+use crate::link::{Channel, Inlet};
 use crate::pipeline::Pipeline;
 use crate::report::{Meter, RunReport, Tally};
 use crate::run::{Run, Stop};
@@ -233,8 +233,12 @@ impl<T: Send + 'static> Pipeline<T> {
     /// A [`BuildError`](crate::BuildError), or [`PipelineError::Spawn`], before anything
     /// runs.
     pub fn into_receiver(self) -> Result<(Receiver<T>, Running), PipelineError> {
-        let (run, input) = self.launch()?;
-        Ok((input.rx, Running { run }))
+        let (run, input) = self.per_item().launch()?;
+        match input.rx {
+            Channel::Items(rx) => Ok((rx, Running { run })),
+            // A source that is the caller's own channel, handed back.
+            Channel::Chunks(_) => unreachable!("the last queue was opened per item"),
+        }
     }
 }
 

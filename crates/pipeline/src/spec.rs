@@ -4,9 +4,9 @@ use crate::stage::OnError;
 
 /// Items a stage hands on at once unless told otherwise: enough that a cheap stage pays
 /// for a hand-off once per many items, few enough that the next stage starts early.
-pub(crate) const DEFAULT_CHUNK: usize = 64;
+pub(crate) const DEFAULT_CHUNK: usize = 256;
 /// Items a stage's output queue holds unless told otherwise: 16 chunks.
-pub(crate) const DEFAULT_BUFFER: usize = 1024;
+pub(crate) const DEFAULT_BUFFER: usize = 4096;
 /// Chunks an ordered parallel stage lets be in flight per thread unless told otherwise.
 pub(crate) const DEFAULT_WINDOW_PER_THREAD: usize = 4;
 
@@ -25,6 +25,9 @@ pub(crate) struct Spec {
     pub(crate) window: Option<usize>,
     /// What a fallible stage does with an item it failed on.
     pub(crate) on_error: OnError,
+    /// The queue after the stage is a channel of items (the one
+    /// [`into_receiver`](crate::Pipeline::into_receiver) hands out), not of chunks.
+    pub(crate) per_item: bool,
 }
 
 impl Spec {
@@ -35,6 +38,7 @@ impl Spec {
             chunk: DEFAULT_CHUNK,
             window: None,
             on_error: OnError::Fail,
+            per_item: false,
         }
     }
 }

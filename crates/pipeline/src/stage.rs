@@ -2,7 +2,9 @@
 
 use std::time::Instant;
 
-use crate::error::{BoxError, PipelineError};
+use bounded_buffer::Sender;
+
+use crate::error::{BoxError, PipelineError, Skipped};
 use crate::link::{Inlet, Outlet};
 use crate::report::{Meter, Tally};
 use crate::run::{Run, Stop};
@@ -33,12 +35,12 @@ where
 }
 
 /// What a stage does with an item its step failed on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub(crate) enum OnError {
     /// Fail the run with the error (the default).
     Fail,
-    /// Drop the item, count it, and go on.
-    Skip,
+    /// Drop the item, count it, hand the error to the sender if there is one, and go on.
+    Skip(Option<Sender<Skipped>>),
 }
 
 /// One stage thread's view of its stage.
@@ -83,9 +85,17 @@ impl<'a> Worker<'a> {
     }
 
     fn failed(&mut self, error: BoxError) -> Result<(), Stop> {
-        match self.on_error {
-            OnError::Skip => {
+        match &self.on_error {
+            OnError::Skip(errors) => {
                 self.tally.skipped += 1;
+                if let Some(errors) = errors {
+                    let skipped = Skipped {
+                        stage: self.stage.to_owned(),
+                        error,
+                    };
+                    // Gone or cancelled: nobody is left to tell.
+                    let _ = errors.send_cancellable(skipped, &self.run.token);
+                }
                 Ok(())
             }
             OnError::Fail => {
@@ -150,8 +160,8 @@ where
     U: Send + 'static,
 {
     let (run_, spec_, meter) = (Arc::clone(run), spec.clone(), Arc::clone(meter));
-    run.spawn(&spec.name, index, move || {
-        let mut worker = Worker::new(&run_, &spec_.name, spec_.on_error);
+    Run::spawn(run, &spec.name, index, move || {
+        let mut worker = Worker::new(&run_, &spec_.name, spec_.on_error.clone());
         let result = run_stage(&mut worker, &input, &mut output, &mut step);
         worker.settle(&meter);
         result

@@ -145,11 +145,11 @@ fn an_error_in_a_middle_stage_stops_the_source() {
         }
         other => panic!("{other:?}"),
     }
-    // The source stops at its next chunk: it can have filled the queue after it (1024)
-    // and one chunk (64) in hand beyond the bad item.
+    // The source stops at its next chunk: it can have filled the queue after it (4096)
+    // and one chunk (256) in hand beyond the bad item.
     let pulled = pulled.load(Ordering::Relaxed);
     assert!(
-        pulled <= 101 + 1024 + 64,
+        pulled <= 101 + 4096 + 256,
         "the source went on to {pulled} items"
     );
     // The source is not polled after the run: the sink joined it.
@@ -313,6 +313,35 @@ fn skip_errors_drops_the_failed_items_and_counts_them() {
 }
 
 #[test]
+fn skip_errors_to_hands_every_error_on() {
+    let (errors_tx, errors) = bounded_buffer::unbounded();
+    let done = Pipeline::from_iter(0..1000u32)
+        .par_try_map(3, |x| {
+            if x % 100 == 0 {
+                Err(format!("bad {x}"))
+            } else {
+                Ok(x)
+            }
+        })
+        .name("check")
+        .skip_errors_to(errors_tx)
+        .for_each(drop)
+        .unwrap();
+    assert_eq!(done.report.stages[1].skipped, 10);
+    let mut messages: Vec<String> = errors
+        .iter()
+        .map(|skipped| {
+            assert_eq!(skipped.stage, "check");
+            skipped.error.to_string()
+        })
+        .collect();
+    messages.sort();
+    let mut expected: Vec<String> = (0..10).map(|i| format!("bad {}", i * 100)).collect();
+    expected.sort();
+    assert_eq!(messages, expected, "the channel ends once the run is over");
+}
+
+#[test]
 fn bad_settings_are_build_errors() {
     let zero_threads = Pipeline::from_iter(0..3)
         .par_map(0, |x: i32| x)
@@ -444,7 +473,8 @@ fn a_small_buffer_bounds_the_queue() {
         })
         .for_each(drop)
         .unwrap();
-    assert!(done.report.stages[0].queue_high_water <= 8);
+    // Two chunks of four.
+    assert!(done.report.stages[0].queue_high_water <= 2);
 }
 
 #[test]
