@@ -4,7 +4,7 @@
 use std::hint::black_box;
 use std::thread;
 
-use criterion::Criterion;
+use criterion::{BenchmarkId, Criterion};
 use pariter::IteratorExt;
 use pipeline::Pipeline;
 use rayon::iter::{ParallelBridge, ParallelIterator};
@@ -142,47 +142,57 @@ fn bench_deep(c: &mut Criterion) {
     group.finish();
 }
 
+/// `par_map` with 1 and 2 threads (this machine's cores) and oversubscribed with 4 and 8,
+/// each contender with the same number of threads (rayon in a pool of that size).
 fn bench_par_map(c: &mut Criterion) {
-    let threads = thread::available_parallelism().map_or(2, usize::from);
     let expected: Vec<u64> = (0..PAR_ITEMS).map(two_micros).collect();
     let mut group = flat_group(c, "pipeline/par_map".to_owned(), PAR_ITEMS);
-    group.bench_function("ours", |b| {
-        b.iter(|| {
-            let got: Vec<u64> = Pipeline::from_iter(0..black_box(PAR_ITEMS))
-                .par_map(threads, two_micros)
-                .collect()
-                .unwrap()
-                .value;
-            assert_eq!(got, expected);
+    for threads in [1, 2, 4, 8] {
+        let id = |name| BenchmarkId::new(name, format!("threads_{threads}"));
+        group.bench_function(id("ours"), |b| {
+            b.iter(|| {
+                let got: Vec<u64> = Pipeline::from_iter(0..black_box(PAR_ITEMS))
+                    .par_map(threads, two_micros)
+                    .collect()
+                    .unwrap()
+                    .value;
+                assert_eq!(got, expected);
+            });
         });
-    });
-    group.bench_function("ours_unordered", |b| {
-        b.iter(|| {
-            let got: Vec<u64> = Pipeline::from_iter(0..black_box(PAR_ITEMS))
-                .par_map_unordered(threads, two_micros)
-                .collect()
-                .unwrap()
-                .value;
-            assert_eq!(got.len(), expected.len());
+        group.bench_function(id("ours_unordered"), |b| {
+            b.iter(|| {
+                let got: Vec<u64> = Pipeline::from_iter(0..black_box(PAR_ITEMS))
+                    .par_map_unordered(threads, two_micros)
+                    .collect()
+                    .unwrap()
+                    .value;
+                assert_eq!(got.len(), expected.len());
+            });
         });
-    });
-    group.bench_function("pariter", |b| {
-        b.iter(|| {
-            let got: Vec<u64> = (0..black_box(PAR_ITEMS))
-                .parallel_map_custom(|o| o.threads(threads), two_micros)
-                .collect();
-            assert_eq!(got, expected);
+        group.bench_function(id("pariter"), |b| {
+            b.iter(|| {
+                let got: Vec<u64> = (0..black_box(PAR_ITEMS))
+                    .parallel_map_custom(|o| o.threads(threads), two_micros)
+                    .collect();
+                assert_eq!(got, expected);
+            });
         });
-    });
-    group.bench_function("rayon_par_bridge", |b| {
-        b.iter(|| {
-            let got: Vec<u64> = (0..black_box(PAR_ITEMS))
-                .par_bridge()
-                .map(two_micros)
-                .collect();
-            assert_eq!(got.len(), expected.len());
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        group.bench_function(id("rayon_par_bridge"), |b| {
+            b.iter(|| {
+                let got: Vec<u64> = pool.install(|| {
+                    (0..black_box(PAR_ITEMS))
+                        .par_bridge()
+                        .map(two_micros)
+                        .collect()
+                });
+                assert_eq!(got.len(), expected.len());
+            });
         });
-    });
+    }
     group.finish();
 }
 

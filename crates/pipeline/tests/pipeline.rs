@@ -83,6 +83,23 @@ fn par_map_keeps_order_under_random_delays() {
     assert!(held < 8, "{held} chunks held back, with a window of 8");
 }
 
+/// Regression (found by the loom model
+/// `an_ordered_stage_with_a_window_smaller_than_its_threads_ends`): a thread that found
+/// the input ended kept its permit, and with fewer permits than threads the others waited
+/// for it for ever.
+#[test]
+fn an_ordered_stage_with_fewer_permits_than_threads_ends() {
+    for window in 1..4 {
+        let done = Pipeline::from_iter(0..100u32)
+            .chunk_size(1)
+            .par_map(4, |x| x + 1)
+            .reorder_window(window)
+            .collect::<Vec<_>>()
+            .unwrap();
+        assert_eq!(done.value, (1..=100).collect::<Vec<_>>());
+    }
+}
+
 #[test]
 fn par_try_map_keeps_order_and_fails_on_the_first_error() {
     let ok = Pipeline::from_iter(0..500u32)
