@@ -9,6 +9,8 @@
 //! * [`Backoff`] — spin, then yield, then advise parking.
 //! * [`Clock`] — monotonic time as a dependency: [`SystemClock`] in production,
 //!   [`ManualClock`] in tests, so nothing time-based needs a real sleep to be tested.
+//! * [`panic_message`] — the text of a caught panic, for the crates that catch their
+//!   users' panics and report them.
 //!
 //! `patterns-core` needs nothing but `std` (and `thiserror` for its one error type).
 //!
@@ -45,6 +47,7 @@ mod backoff;
 mod cancel;
 mod clock;
 mod error;
+mod panic;
 pub mod sync;
 
 #[cfg(loom)]
@@ -53,6 +56,7 @@ pub use backoff::Backoff;
 pub use cancel::{CancelRegistration, CancelToken};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::CancelReason;
+pub use panic::panic_message;
 
 /// The README's examples, compiled and run as doc tests.
 #[cfg(doctest)]

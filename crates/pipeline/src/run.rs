@@ -113,7 +113,7 @@ impl Run {
             Ok(Err(Stop)) => self.stop(),
             Err(payload) => self.fail(PipelineError::Panicked {
                 stage: stage.to_owned(),
-                message: panic_message(payload.as_ref()),
+                message: panic_text(payload.as_ref()),
             }),
         }
     }
@@ -154,12 +154,8 @@ impl Run {
 }
 
 /// The text of a panic, as `std` prints it.
-pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
-    if let Some(text) = payload.downcast_ref::<&str>() {
-        (*text).to_owned()
-    } else if let Some(text) = payload.downcast_ref::<String>() {
-        text.clone()
-    } else {
-        "<non-string panic payload>".to_owned()
-    }
+fn panic_text(payload: &(dyn Any + Send)) -> String {
+    patterns_core::panic_message(payload)
+        .unwrap_or("<non-string panic payload>")
+        .to_owned()
 }

@@ -247,12 +247,7 @@ impl PanicPayload {
     /// The panic's text, if the payload is a `&'static str` or a `String` (what `panic!`
     /// makes of a literal and of a format string).
     pub fn message(&self) -> Option<&str> {
-        let payload = &*self.0;
-        if let Some(text) = payload.downcast_ref::<&'static str>() {
-            Some(text)
-        } else {
-            payload.downcast_ref::<String>().map(String::as_str)
-        }
+        patterns_core::panic_message(&*self.0)
     }
 
     /// The payload, for [`std::panic::resume_unwind`] or a `downcast`.

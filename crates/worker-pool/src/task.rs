@@ -128,13 +128,9 @@ pub(crate) fn catch_payload<R>(f: impl FnOnce() -> R) -> Result<R, PanicPayload>
 
 /// The message of a panic payload: what `panic!` was given, when that was text.
 pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
-    if let Some(message) = payload.downcast_ref::<&'static str>() {
-        (*message).to_owned()
-    } else if let Some(message) = payload.downcast_ref::<String>() {
-        message.clone()
-    } else {
-        NOT_TEXT.to_owned()
-    }
+    patterns_core::panic_message(payload)
+        .unwrap_or(NOT_TEXT)
+        .to_owned()
 }
 
 /// A fire-and-forget job ([`execute`](crate::WorkerPool::execute)): no result slot.
