@@ -9,6 +9,7 @@ use criterion::{criterion_group, criterion_main};
 mod bounded_buffer;
 mod core;
 mod pipeline;
+mod rate_limit;
 mod support;
 mod worker_pool;
 
@@ -17,6 +18,7 @@ criterion_group!(
     core::bench_all,
     bounded_buffer::bench_all,
     worker_pool::bench_all,
-    pipeline::bench_all
+    pipeline::bench_all,
+    rate_limit::bench_all
 );
 criterion_main!(benches);

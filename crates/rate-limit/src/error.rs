@@ -1,0 +1,71 @@
+//! Why a limiter refused, and why one could not be built.
+
+use std::time::Duration;
+
+/// The limiter has no room for the call now; [`retry_after`](Denied::retry_after) says
+/// when it will, if nothing else is admitted meanwhile.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("rate limit reached: retry after {retry_after:?}")]
+pub struct Denied {
+    pub(crate) retry_after: Duration,
+}
+
+impl Denied {
+    /// How long until the same call would be admitted, if nothing else is admitted
+    /// meanwhile: tight and inclusive — earlier fails, exactly then succeeds.
+    #[must_use]
+    pub fn retry_after(&self) -> Duration {
+        self.retry_after
+    }
+}
+
+/// [`try_acquire_n`](crate::RateLimiter::try_acquire_n) refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum TryAcquireError {
+    /// Not now: retry after [`Denied::retry_after`].
+    #[error(transparent)]
+    Denied(#[from] Denied),
+    /// Never: `n` is more than the limiter's burst, which it could not admit even when
+    /// full. Nothing was consumed.
+    #[error("{requested} permits requested, but the burst is {capacity}")]
+    InsufficientCapacity {
+        /// What was asked for.
+        requested: u32,
+        /// The most the limiter admits at once.
+        capacity: u32,
+    },
+}
+
+/// A blocking acquire failed. Nothing was consumed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum AcquireError {
+    /// `n` is more than the limiter's burst: it could never be admitted.
+    #[error("{requested} permits requested, but the burst is {capacity}")]
+    InsufficientCapacity {
+        /// What was asked for.
+        requested: u32,
+        /// The most the limiter admits at once.
+        capacity: u32,
+    },
+    /// The wait the call needs ends after its deadline; it returned at once, without
+    /// waiting (x/time/rate and Guava do the same).
+    #[error("admission needs a wait of {needed:?}, past the deadline")]
+    Timeout {
+        /// The wait that admission needed.
+        needed: Duration,
+    },
+    /// The token fired while the call waited.
+    #[error("cancelled while waiting for the rate limit")]
+    Cancelled,
+}
+
+/// A limiter cannot be built with these settings.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    /// A rate of zero calls, or over a zero period: nothing would ever be admitted.
+    #[error("the rate must be at least one call over a nonzero period")]
+    ZeroRate,
+    /// A burst of zero: nothing would ever be admitted.
+    #[error("the burst must be at least 1")]
+    ZeroBurst,
+}

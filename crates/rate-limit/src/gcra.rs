@@ -1,0 +1,260 @@
+//! GCRA, the generic cell rate algorithm: a token bucket kept as one atomic timestamp.
+
+use std::fmt;
+use std::time::{Duration, Instant};
+
+use crossbeam_utils::CachePadded;
+use patterns_core::{Backoff, CancelToken, Clock};
+
+use crate::error::{AcquireError, ConfigError, Denied, TryAcquireError};
+use crate::limiter::RateLimiter;
+use crate::rate::Rate;
+use crate::sync::atomic::{AtomicU64, Ordering};
+use crate::timeline::Timeline;
+use crate::wait;
+
+/// A limiter by GCRA (governor's algorithm): it admits `burst` calls at once and then
+/// one per [`Rate::interval`], as a token bucket of `burst` tokens refilled at `rate`
+/// does, with all its state in one atomic word.
+///
+/// The word is the *theoretical arrival time* (TAT): when the bucket would be full again
+/// if nothing more were admitted. A call of `n` at time `t` is admitted when
+/// `max(TAT, t) + n × interval ≤ t + burst × interval`, and moves TAT there with one
+/// compare-and-swap; so a check is a load, some arithmetic and a CAS, without a lock.
+///
+/// Blocking calls *reserve*: they move TAT forward at once, past what the bucket holds,
+/// and sleep until their time comes. Reservations are made in the order the calls begin,
+/// and the capacity they set aside is not there for anyone else, so waits are served in
+/// order and a large `acquire_n` is not starved by small calls. A cancelled wait gives
+/// its reservation back.
+///
+/// Rates are kept in whole nanoseconds per call, at least 1 (10⁹ calls a second) and at
+/// most 2⁶³ ns / `burst` (292 years over the burst).
+///
+/// # Memory and contention
+///
+/// One `u64` on its own cache line (128 bytes with the padding), plus the settings. Every
+/// admission writes that line: under contention it moves from core to core once per
+/// admitted call, as governor's does.
+///
+/// # Examples
+///
+/// ```
+/// use patterns_core::ManualClock;
+/// use rate_limit::{Gcra, Rate, RateLimiter};
+/// use std::time::Duration;
+///
+/// let clock = ManualClock::new();
+/// let limiter = Gcra::with_clock(Rate::per_second(10), 3, clock.clone()).unwrap();
+/// for _ in 0..3 {
+///     limiter.try_acquire().unwrap(); // the burst, at once
+/// }
+/// let denied = limiter.try_acquire().unwrap_err();
+/// assert_eq!(denied.retry_after(), Duration::from_millis(100));
+/// clock.advance(Duration::from_millis(100));
+/// limiter.try_acquire().unwrap();
+/// ```
+pub struct Gcra {
+    /// The theoretical arrival time, in nanoseconds on `time`; 0 (or anything at or
+    /// before now) means full.
+    tat: CachePadded<AtomicU64>,
+    /// Nanoseconds per call: the rate's interval.
+    interval: u64,
+    /// `burst × interval`: how far ahead of now TAT may run.
+    tolerance: u64,
+    burst: u32,
+    time: Timeline,
+}
+
+impl fmt::Debug for Gcra {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Gcra")
+            .field("interval", &Duration::from_nanos(self.interval))
+            .field("burst", &self.burst)
+            .field("available", &self.available())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The most `burst × interval` may be, in nanoseconds.
+const MAX_TOLERANCE: u64 = 1 << 63;
+
+/// Where an admission would leave TAT, and how long it must wait for it.
+struct Admission {
+    tat: u64,
+    new_tat: u64,
+    wait: u64,
+}
+
+impl Gcra {
+    /// A limiter admitting `burst` calls at once and `rate` after that, on the system's
+    /// time (read from the CPU's time-stamp counter, through quanta; the first limiter
+    /// of a process calibrates it, for a few milliseconds).
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::ZeroRate`] or [`ConfigError::ZeroBurst`].
+    pub fn new(rate: Rate, burst: u32) -> Result<Gcra, ConfigError> {
+        Gcra::build(rate, burst, Timeline::system())
+    }
+
+    /// As [`new`](Gcra::new), on `clock` (a [`ManualClock`](patterns_core::ManualClock)
+    /// in tests).
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::ZeroRate`] or [`ConfigError::ZeroBurst`].
+    pub fn with_clock(rate: Rate, burst: u32, clock: impl Clock) -> Result<Gcra, ConfigError> {
+        Gcra::build(rate, burst, Timeline::given(clock))
+    }
+
+    fn build(rate: Rate, burst: u32, time: Timeline) -> Result<Gcra, ConfigError> {
+        if rate.is_zero() {
+            return Err(ConfigError::ZeroRate);
+        }
+        if burst == 0 {
+            return Err(ConfigError::ZeroBurst);
+        }
+        // TAT may run `burst × interval` ahead of now; keeping that within 2⁶³ ns (292
+        // years) leaves room for the sums below to saturate only where no call could be
+        // admitted anyway.
+        let interval = rate
+            .interval_nanos()
+            .clamp(1, MAX_TOLERANCE / u64::from(burst));
+        Ok(Gcra {
+            tat: CachePadded::new(AtomicU64::new(0)),
+            interval,
+            tolerance: interval.saturating_mul(u64::from(burst)),
+            burst,
+            time,
+        })
+    }
+
+    /// The most calls admitted at once.
+    #[must_use]
+    pub fn burst(&self) -> u32 {
+        self.burst
+    }
+
+    #[inline]
+    fn now(&self) -> u64 {
+        self.time.now()
+    }
+
+    fn instant(&self, nanos: u64) -> Instant {
+        self.time.instant(nanos)
+    }
+
+    fn check_capacity(&self, n: u32) -> Result<(), TryAcquireError> {
+        if n > self.burst {
+            return Err(TryAcquireError::InsufficientCapacity {
+                requested: n,
+                capacity: self.burst,
+            });
+        }
+        Ok(())
+    }
+
+    /// What admitting `n` at `now` against `tat` would take.
+    fn admission(&self, tat: u64, now: u64, n: u32) -> Admission {
+        let new_tat = tat
+            .max(now)
+            .saturating_add(self.interval.saturating_mul(u64::from(n)));
+        let wait = new_tat.saturating_sub(now.saturating_add(self.tolerance));
+        Admission { tat, new_tat, wait }
+    }
+
+    /// Moves TAT from `from.tat` to `from.new_tat`; false if another call moved it first.
+    fn claim(&self, from: &Admission) -> bool {
+        self.tat
+            .compare_exchange_weak(from.tat, from.new_tat, Ordering::AcqRel, Ordering::Relaxed)
+            .is_ok()
+    }
+
+    /// Gives back the `n` calls' worth of a reservation that will not be used.
+    fn release(&self, n: u32) {
+        let cost = self.interval.saturating_mul(u64::from(n));
+        let _ = self
+            .tat
+            .fetch_update(Ordering::AcqRel, Ordering::Relaxed, |tat| {
+                Some(tat.saturating_sub(cost))
+            });
+    }
+}
+
+impl RateLimiter for Gcra {
+    fn try_acquire_n(&self, n: u32) -> Result<(), TryAcquireError> {
+        self.check_capacity(n)?;
+        if n == 0 {
+            return Ok(());
+        }
+        let backoff = Backoff::new();
+        let mut tat = self.tat.load(Ordering::Acquire);
+        loop {
+            let admission = self.admission(tat, self.now(), n);
+            if admission.wait > 0 {
+                return Err(Denied {
+                    retry_after: Duration::from_nanos(admission.wait),
+                }
+                .into());
+            }
+            if self.claim(&admission) {
+                return Ok(());
+            }
+            backoff.spin();
+            tat = self.tat.load(Ordering::Acquire);
+        }
+    }
+
+    fn acquire_n_until(
+        &self,
+        n: u32,
+        deadline: Option<Instant>,
+        cancel: Option<&CancelToken>,
+    ) -> Result<(), AcquireError> {
+        self.check_capacity(n)
+            .map_err(|_| AcquireError::InsufficientCapacity {
+                requested: n,
+                capacity: self.burst,
+            })?;
+        if n == 0 {
+            return Ok(());
+        }
+        if cancel.is_some_and(CancelToken::is_cancelled) {
+            return Err(AcquireError::Cancelled);
+        }
+        let backoff = Backoff::new();
+        let (now, wait) = loop {
+            let now = self.now();
+            let admission = self.admission(self.tat.load(Ordering::Acquire), now, n);
+            let needed = Duration::from_nanos(admission.wait);
+            if deadline.is_some_and(|deadline| self.instant(now) + needed > deadline) {
+                return Err(AcquireError::Timeout { needed });
+            }
+            if self.claim(&admission) {
+                break (now, admission.wait);
+            }
+            backoff.spin();
+        };
+        if wait == 0 {
+            return Ok(());
+        }
+        let ready = self.instant(now.saturating_add(wait));
+        if wait::sleep_until(self.time.clock(), ready, cancel) {
+            Ok(())
+        } else {
+            self.release(n);
+            Err(AcquireError::Cancelled)
+        }
+    }
+
+    fn available(&self) -> u64 {
+        let now = self.now();
+        let ahead = self.tat.load(Ordering::Acquire).saturating_sub(now);
+        self.tolerance.saturating_sub(ahead) / self.interval
+    }
+
+    fn clock(&self) -> &dyn Clock {
+        self.time.clock()
+    }
+}

@@ -1,0 +1,46 @@
+//! Rate limiters for threads: pace how many calls get through per unit of time.
+//!
+//! Every limiter implements one object-safe trait, [`RateLimiter`]: `try_acquire` (never
+//! blocks; a refusal says when to retry), `acquire` (blocks, in order), with a timeout or
+//! a [`CancelToken`](patterns_core::CancelToken), and `available`. Time comes from a
+//! [`Clock`](patterns_core::Clock), so every limiter runs on a
+//! [`ManualClock`](patterns_core::ManualClock) in tests and nothing needs a real sleep.
+//!
+//! This release has [`Gcra`]: a token bucket of `burst` calls refilled at a [`Rate`],
+//! kept in one atomic word (governor's algorithm).
+//!
+//! ```
+//! use rate_limit::{Gcra, Rate, RateLimiter};
+//!
+//! let limiter = Gcra::new(Rate::per_second(100), 10).unwrap();
+//! let admitted = (0..50).filter(|_| limiter.try_acquire().is_ok()).count();
+//! assert!(admitted >= 10); // the burst, at once (more if time passed meanwhile)
+//! limiter.acquire().unwrap(); // waits its turn, about 10 ms
+//! ```
+//!
+//! # Guarantees
+//!
+//! See [`RateLimiter`]: a new limiter is full; `try_` calls are all-or-nothing; `n == 0`
+//! passes and `n` above the burst is an error, never a wait; blocking calls are served in
+//! the order they began; a wait that would pass its deadline fails at once, and a
+//! cancelled one gives back what it set aside; a clock that steps back counts as no
+//! time. Zero rates and bursts are [`ConfigError`]s when a limiter is built.
+
+mod error;
+mod gcra;
+mod limiter;
+mod rate;
+mod timeline;
+mod wait;
+
+use patterns_core::sync;
+
+pub use crate::error::{AcquireError, ConfigError, Denied, TryAcquireError};
+pub use crate::gcra::Gcra;
+pub use crate::limiter::RateLimiter;
+pub use crate::rate::Rate;
+
+/// The README's examples, compiled and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -1,0 +1,313 @@
+//! GCRA's admissions, exactly, on the manual clock; and its accuracy on the real one.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Barrier};
+use std::time::{Duration, Instant};
+
+use patterns_core::{CancelToken, Clock, ManualClock};
+use rate_limit::{AcquireError, ConfigError, Gcra, Rate, RateLimiter, TryAcquireError};
+
+const PATIENCE: Duration = Duration::from_secs(60);
+
+fn limiter(per_second: u64, burst: u32) -> (Gcra, ManualClock) {
+    let clock = ManualClock::new();
+    (
+        Gcra::with_clock(Rate::per_second(per_second), burst, clock.clone()).unwrap(),
+        clock,
+    )
+}
+
+/// Waits until `n` threads sleep on `clock`.
+fn sleepers(clock: &ManualClock, n: usize) {
+    let deadline = Instant::now() + PATIENCE;
+    while clock.sleepers() < n {
+        assert!(
+            Instant::now() < deadline,
+            "no thread went to sleep on the clock"
+        );
+        std::thread::yield_now();
+    }
+}
+
+#[test]
+fn a_new_limiter_admits_its_burst_then_one_per_interval() {
+    let (limiter, clock) = limiter(10, 3);
+    assert_eq!(limiter.available(), 3);
+    for _ in 0..3 {
+        limiter.try_acquire().unwrap();
+    }
+    assert_eq!(limiter.available(), 0);
+    assert_eq!(
+        limiter.try_acquire().unwrap_err().retry_after(),
+        Duration::from_millis(100)
+    );
+    for _ in 0..5 {
+        clock.advance(Duration::from_millis(100));
+        limiter.try_acquire().unwrap();
+        assert!(limiter.try_acquire().is_err());
+    }
+}
+
+#[test]
+fn retry_after_is_tight_and_inclusive() {
+    let (limiter, clock) = limiter(4, 1);
+    limiter.try_acquire().unwrap();
+    let wait = limiter.try_acquire().unwrap_err().retry_after();
+    assert_eq!(wait, Duration::from_millis(250));
+    clock.advance(wait - Duration::from_nanos(1));
+    assert_eq!(
+        limiter.try_acquire().unwrap_err().retry_after(),
+        Duration::from_nanos(1)
+    );
+    clock.advance(Duration::from_nanos(1));
+    limiter.try_acquire().unwrap();
+}
+
+#[test]
+fn after_any_idle_period_the_burst_is_exactly_the_burst() {
+    let (limiter, clock) = limiter(100, 5);
+    for idle in [
+        Duration::from_secs(1),
+        Duration::from_secs(3600),
+        Duration::from_millis(50),
+    ] {
+        clock.advance(idle);
+        let admitted = (0..20).filter(|_| limiter.try_acquire().is_ok()).count();
+        assert_eq!(admitted, 5, "after {idle:?} idle");
+        clock.advance(Duration::from_millis(50)); // refills all five
+    }
+}
+
+#[test]
+fn denied_calls_consume_nothing() {
+    let (limiter, clock) = limiter(10, 2);
+    limiter.try_acquire_n(2).unwrap();
+    for _ in 0..100 {
+        assert!(limiter.try_acquire().is_err());
+    }
+    clock.advance(Duration::from_millis(100));
+    limiter.try_acquire().unwrap();
+}
+
+#[test]
+fn n_above_the_burst_is_an_error_and_zero_passes() {
+    let (limiter, _clock) = limiter(10, 3);
+    assert_eq!(
+        limiter.try_acquire_n(4),
+        Err(TryAcquireError::InsufficientCapacity {
+            requested: 4,
+            capacity: 3
+        })
+    );
+    assert_eq!(
+        limiter.acquire_n(4),
+        Err(AcquireError::InsufficientCapacity {
+            requested: 4,
+            capacity: 3
+        })
+    );
+    assert_eq!(limiter.available(), 3, "nothing was consumed");
+    limiter.try_acquire_n(3).unwrap();
+    limiter.try_acquire_n(0).unwrap();
+    limiter.acquire_n(0).unwrap();
+    assert_eq!(
+        TryAcquireError::InsufficientCapacity {
+            requested: 4,
+            capacity: 3
+        }
+        .to_string(),
+        "4 permits requested, but the burst is 3"
+    );
+}
+
+#[test]
+fn zero_rates_and_bursts_are_config_errors() {
+    assert_eq!(
+        Gcra::new(Rate::per_second(0), 1).unwrap_err(),
+        ConfigError::ZeroRate
+    );
+    assert_eq!(
+        Gcra::new(Rate::per(Duration::ZERO), 1).unwrap_err(),
+        ConfigError::ZeroRate
+    );
+    assert_eq!(
+        Gcra::new(Rate::per_second(1), 0).unwrap_err(),
+        ConfigError::ZeroBurst
+    );
+    assert_eq!(
+        ConfigError::ZeroBurst.to_string(),
+        "the burst must be at least 1"
+    );
+}
+
+#[test]
+fn extreme_rates_saturate_instead_of_overflowing() {
+    let clock = ManualClock::new();
+    let fast = Gcra::with_clock(Rate::per_second(u64::MAX), u32::MAX, clock.clone()).unwrap();
+    fast.try_acquire_n(u32::MAX).unwrap();
+    assert!(
+        fast.try_acquire().is_err(),
+        "a nanosecond per call, and no time passed"
+    );
+    clock.advance(Duration::from_nanos(1));
+    fast.try_acquire().unwrap();
+    let slow = Gcra::with_clock(Rate::new(1, Duration::MAX), u32::MAX, clock.clone()).unwrap();
+    slow.try_acquire_n(u32::MAX).unwrap();
+    assert!(slow.try_acquire().is_err());
+    assert!(matches!(
+        slow.acquire_timeout(Duration::from_secs(1)),
+        Err(AcquireError::Timeout { .. })
+    ));
+}
+
+#[test]
+fn a_clock_that_steps_back_gives_no_extra_calls() {
+    let clock = ManualClock::new();
+    let start = clock.now();
+    clock.advance(Duration::from_secs(10));
+    let limiter = Gcra::with_clock(Rate::per_second(1), 1, clock.clone()).unwrap();
+    limiter.try_acquire().unwrap();
+    clock.set(start); // before the limiter was made
+    assert!(limiter.try_acquire().is_err());
+}
+
+#[test]
+fn a_blocking_acquire_wakes_when_its_time_comes() {
+    let (limiter, clock) = limiter(10, 1);
+    let limiter = Arc::new(limiter);
+    limiter.try_acquire().unwrap();
+    let waiter = {
+        let limiter = Arc::clone(&limiter);
+        std::thread::spawn(move || limiter.acquire())
+    };
+    sleepers(&clock, 1);
+    clock.advance(Duration::from_millis(100));
+    assert_eq!(waiter.join().unwrap(), Ok(()));
+}
+
+#[test]
+fn a_timeout_shorter_than_the_wait_fails_at_once_without_consuming() {
+    let (limiter, clock) = limiter(10, 1);
+    limiter.try_acquire().unwrap();
+    assert_eq!(
+        limiter.acquire_timeout(Duration::from_millis(99)),
+        Err(AcquireError::Timeout {
+            needed: Duration::from_millis(100)
+        })
+    );
+    clock.advance(Duration::from_millis(100));
+    limiter.try_acquire().unwrap(); // the failed wait set nothing aside
+}
+
+#[test]
+fn a_cancelled_waiter_returns_and_gives_its_reservation_back() {
+    let (limiter, clock) = limiter(10, 2);
+    let limiter = Arc::new(limiter);
+    limiter.try_acquire_n(2).unwrap();
+    let token = CancelToken::new();
+    let waiter = {
+        let (limiter, token) = (Arc::clone(&limiter), token.clone());
+        std::thread::spawn(move || limiter.acquire_n_until(2, None, Some(&token)))
+    };
+    sleepers(&clock, 1);
+    token.cancel();
+    assert_eq!(waiter.join().unwrap(), Err(AcquireError::Cancelled));
+    clock.advance(Duration::from_millis(100));
+    limiter.try_acquire().unwrap(); // the reservation came back
+    assert_eq!(
+        limiter.acquire_cancellable(&token),
+        Err(AcquireError::Cancelled)
+    );
+}
+
+#[test]
+fn a_large_blocking_acquire_is_not_starved_by_small_calls() {
+    let (limiter, clock) = limiter(10, 3);
+    let limiter = Arc::new(limiter);
+    limiter.try_acquire_n(3).unwrap();
+    let big = {
+        let limiter = Arc::clone(&limiter);
+        std::thread::spawn(move || limiter.acquire_n(3))
+    };
+    sleepers(&clock, 1);
+    // The three calls' worth that come back over 300 ms are the big call's: small calls
+    // find nothing meanwhile.
+    for _ in 0..3 {
+        clock.advance(Duration::from_millis(100));
+        assert!(limiter.try_acquire().is_err());
+    }
+    assert_eq!(big.join().unwrap(), Ok(()));
+    assert!(limiter.try_acquire().is_err());
+    clock.advance(Duration::from_millis(100));
+    limiter.try_acquire().unwrap();
+}
+
+#[test]
+fn waits_are_served_in_the_order_they_began() {
+    let (limiter, clock) = limiter(10, 1);
+    let limiter = Arc::new(limiter);
+    limiter.try_acquire().unwrap();
+    let order = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let mut waiters = Vec::new();
+    for id in 0..3 {
+        let (limiter, order) = (Arc::clone(&limiter), Arc::clone(&order));
+        waiters.push(std::thread::spawn(move || {
+            limiter.acquire().unwrap();
+            order.lock().unwrap().push(id);
+        }));
+        sleepers(&clock, id + 1); // each waiter reserves before the next starts
+    }
+    for admitted in 1..=3 {
+        clock.advance(Duration::from_millis(100));
+        let deadline = Instant::now() + PATIENCE;
+        while order.lock().unwrap().len() < admitted {
+            assert!(Instant::now() < deadline);
+            std::thread::yield_now();
+        }
+    }
+    waiters.into_iter().for_each(|w| w.join().unwrap());
+    assert_eq!(*order.lock().unwrap(), [0, 1, 2]);
+}
+
+/// 1,000 calls a second for 2 s, four threads hammering: the calls admitted are the
+/// burst plus the rate times the time elapsed, within 2%.
+#[test]
+fn accurate_on_the_real_clock() {
+    let limiter = Arc::new(Gcra::new(Rate::per_second(1000), 50).unwrap());
+    let admitted = Arc::new(AtomicU64::new(0));
+    let start = Arc::new(Barrier::new(5));
+    let run = Duration::from_secs(2);
+    let threads: Vec<_> = (0..4)
+        .map(|_| {
+            let (limiter, admitted, start) = (
+                Arc::clone(&limiter),
+                Arc::clone(&admitted),
+                Arc::clone(&start),
+            );
+            std::thread::spawn(move || {
+                start.wait();
+                let began = Instant::now();
+                while began.elapsed() < run {
+                    if limiter.try_acquire().is_ok() {
+                        admitted.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            })
+        })
+        .collect();
+    let began = Instant::now();
+    start.wait();
+    threads.into_iter().for_each(|t| t.join().unwrap());
+    let elapsed = began.elapsed();
+    let admitted = admitted.load(Ordering::Relaxed) as f64;
+    let most = 50.0 + 1000.0 * elapsed.as_secs_f64();
+    let least = 50.0 + 1000.0 * run.as_secs_f64();
+    assert!(
+        admitted <= most + 1.0,
+        "{admitted} admitted, at most {most} possible"
+    );
+    assert!(
+        admitted >= least * 0.98,
+        "{admitted} admitted, expected about {least}"
+    );
+}
