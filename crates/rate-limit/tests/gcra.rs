@@ -160,15 +160,43 @@ fn extreme_rates_saturate_instead_of_overflowing() {
     ));
 }
 
+/// A clock the test moves by hand, backwards too (a `ManualClock` ignores that).
+#[derive(Debug)]
+struct Steps(std::sync::Mutex<Instant>);
+
+impl Clock for Steps {
+    fn now(&self) -> Instant {
+        *self.0.lock().unwrap()
+    }
+
+    fn park_until(&self, _deadline: Instant) {
+        std::thread::yield_now();
+    }
+}
+
 #[test]
 fn a_clock_that_steps_back_gives_no_extra_calls() {
-    let clock = ManualClock::new();
-    let start = clock.now();
-    clock.advance(Duration::from_secs(10));
-    let limiter = Gcra::with_clock(Rate::per_second(1), 1, clock.clone()).unwrap();
+    let start = Instant::now() + Duration::from_secs(10);
+    let clock = Arc::new(Steps(std::sync::Mutex::new(start)));
+    #[derive(Debug)]
+    struct Shared(Arc<Steps>);
+    impl Clock for Shared {
+        fn now(&self) -> Instant {
+            self.0.now()
+        }
+        fn park_until(&self, deadline: Instant) {
+            self.0.park_until(deadline);
+        }
+    }
+    let limiter = Gcra::with_clock(Rate::per_second(1), 1, Shared(Arc::clone(&clock))).unwrap();
     limiter.try_acquire().unwrap();
-    clock.set(start); // before the limiter was made
+    *clock.0.lock().unwrap() = start - Duration::from_secs(5); // before the limiter was made
     assert!(limiter.try_acquire().is_err());
+    assert_eq!(limiter.available(), 0);
+    *clock.0.lock().unwrap() = start + Duration::from_millis(999);
+    assert!(limiter.try_acquire().is_err());
+    *clock.0.lock().unwrap() = start + Duration::from_secs(1);
+    limiter.try_acquire().unwrap();
 }
 
 #[test]
