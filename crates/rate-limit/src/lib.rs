@@ -6,8 +6,10 @@
 //! [`Clock`](patterns_core::Clock), so every limiter runs on a
 //! [`ManualClock`](patterns_core::ManualClock) in tests and nothing needs a real sleep.
 //!
-//! This release has [`Gcra`]: a token bucket of `burst` calls refilled at a [`Rate`],
-//! kept in one atomic word (governor's algorithm).
+//! This release has [`Gcra`], a token bucket of `burst` calls refilled at a [`Rate`] kept
+//! in one atomic word (governor's algorithm), and three windows of `limit` calls:
+//! [`FixedWindow`], [`SlidingWindowLog`] (exact) and [`SlidingWindowCounter`] (two
+//! counters, weighted).
 //!
 //! ```
 //! use rate_limit::{Gcra, Rate, RateLimiter};
@@ -22,16 +24,19 @@
 //!
 //! See [`RateLimiter`]: a new limiter is full; `try_` calls are all-or-nothing; `n == 0`
 //! passes and `n` above the burst is an error, never a wait; blocking calls are served in
-//! the order they began; a wait that would pass its deadline fails at once, and a
+//! the order they began (GCRA reserves ahead; the windows queue, refusing `try_` calls
+//! while anyone waits); a wait that would pass its deadline fails at once, and a
 //! cancelled one gives back what it set aside; a clock that steps back counts as no
 //! time. Zero rates and bursts are [`ConfigError`]s when a limiter is built.
 
 mod error;
+mod fifo;
 mod gcra;
 mod limiter;
 mod rate;
 mod timeline;
 mod wait;
+mod window;
 
 use patterns_core::sync;
 
@@ -39,6 +44,9 @@ pub use crate::error::{AcquireError, ConfigError, Denied, TryAcquireError};
 pub use crate::gcra::Gcra;
 pub use crate::limiter::RateLimiter;
 pub use crate::rate::Rate;
+pub use crate::window::{
+    Count, Counter, Fixed, FixedWindow, Log, SlidingWindowCounter, SlidingWindowLog, Windowed,
+};
 
 /// The README's examples, compiled and run as doc tests.
 #[cfg(doctest)]

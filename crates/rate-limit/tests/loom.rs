@@ -46,3 +46,28 @@ fn racing_multi_permit_calls_are_all_or_nothing() {
         assert_eq!(limiter.available(), 1);
     });
 }
+
+/// Two blocking calls on a full window, and the clock moving on: whether each finds room
+/// at once, or queues (the first parked on the clock, the second on its turn) and is
+/// handed the turn when the first leaves, both are admitted and neither is lost.
+#[test]
+fn queued_waiters_are_each_admitted_when_the_window_moves_on() {
+    loom::model(|| {
+        let clock = ManualClock::new();
+        let limiter = Arc::new(
+            rate_limit::FixedWindow::with_clock(2, Duration::from_secs(1), clock.clone()).unwrap(),
+        );
+        limiter.try_acquire_n(2).unwrap();
+        let waiters: Vec<_> = (0..2)
+            .map(|_| {
+                let limiter = Arc::clone(&limiter);
+                thread::spawn(move || limiter.acquire())
+            })
+            .collect();
+        clock.advance(Duration::from_secs(1));
+        for waiter in waiters {
+            assert_eq!(waiter.join().unwrap(), Ok(()));
+        }
+        assert!(limiter.try_acquire().is_err());
+    });
+}
