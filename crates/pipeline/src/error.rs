@@ -93,6 +93,16 @@ pub enum BuildError {
         /// `"output count"`.
         what: &'static str,
     },
+    /// A setting too large to allocate for.
+    #[error("stage `{stage}`: a {what} of {value} cannot be allocated")]
+    TooLarge {
+        /// The stage.
+        stage: String,
+        /// Which setting: `"reorder window"` or `"chunk size"`.
+        what: &'static str,
+        /// Its value.
+        value: usize,
+    },
     /// A buffer larger than a channel can allocate for the item type.
     #[error("stage `{stage}`: a buffer of {capacity} items cannot be allocated")]
     Buffer {
@@ -109,6 +119,7 @@ impl BuildError {
         match self {
             BuildError::ZeroThreads { stage }
             | BuildError::Zero { stage, .. }
+            | BuildError::TooLarge { stage, .. }
             | BuildError::Buffer { stage, .. } => stage,
         }
     }

@@ -58,12 +58,13 @@
 //! * **Order.** Sequential stages and ordered parallel stages keep the order of their
 //!   input; the sink sees items in source order unless an unordered stage is in the way.
 //! * **Bounded memory.** Each queue holds at most its [`buffer`](Pipeline::buffer) of
-//!   items; an ordered parallel stage holds at most its
+//!   items, rounded up to whole chunks; an ordered parallel stage holds at most its
 //!   [`reorder_window`](Pipeline::reorder_window) of chunks; a stage holds at most a
-//!   chunk in hand.
+//!   chunk in hand (a `flat_map` pulls its iterator a chunk at a time).
 //! * **The first error in time wins and cancels.** A failed stage (or a panic) records
 //!   its error, and every stage stops at its next chunk; items before the failing one
-//!   may not reach the sink. The source is not polled again.
+//!   may not reach the sink. The source is polled for at most the rest of the chunk it is
+//!   filling, then never again.
 //! * **A panic is caught**, cancels at once, and is returned as
 //!   [`PipelineError::Panicked`] with the stage's name and the panic message.
 //! * **Every stage thread is joined before a sink returns**, also on error, and when an
@@ -73,11 +74,12 @@
 //!   channels.
 //! * **Cancellation** (a token given to [`with_cancel`](Pipeline::with_cancel)) stops
 //!   every stage at its next chunk, including stages blocked on a full or empty queue;
-//!   the sink returns [`PipelineError::Cancelled`] unless every item had already reached
-//!   it.
+//!   the sink returns [`PipelineError::Cancelled`] — or the result, if it had taken every
+//!   item before it saw the token fire, but never a result with items missing.
 //! * **Bad settings are errors**, not panics: a parallel stage of 0 threads, a chunk,
-//!   batch or window of 0, or a buffer too large to allocate is a [`BuildError`],
-//!   returned by the sink before any thread starts.
+//!   batch or window of 0, or a buffer or window too large to allocate is a
+//!   [`BuildError`], returned by the sink before any thread starts (a window too large
+//!   is found as its stage starts; the stages already started are cancelled and joined).
 
 mod error;
 mod link;

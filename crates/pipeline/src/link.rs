@@ -37,7 +37,7 @@ pub(crate) fn open<T>(spec: &Spec) -> Result<(Outlet<T>, Inlet<T>), PipelineErro
     };
     let outlet = Outlet {
         tx,
-        buf: Vec::with_capacity(spec.chunk),
+        buf: chunk_vec(spec.chunk),
         chunk: spec.chunk,
     };
     let inlet = Inlet {
@@ -45,6 +45,15 @@ pub(crate) fn open<T>(spec: &Spec) -> Result<(Outlet<T>, Inlet<T>), PipelineErro
         chunk: spec.chunk,
     };
     Ok((outlet, inlet))
+}
+
+/// The most items a chunk's `Vec` is allocated for up front: a chunk size is a bound, and
+/// may be huge (`usize::MAX` for "all at once"); past this the `Vec` grows as it fills.
+const PREALLOCATED: usize = 4096;
+
+/// An empty `Vec` for a chunk of up to `chunk` items.
+pub(crate) fn chunk_vec<T>(chunk: usize) -> Vec<T> {
+    Vec::with_capacity(chunk.min(PREALLOCATED))
 }
 
 /// One end of a link: of a channel of chunks, or of one of items.
@@ -143,17 +152,17 @@ impl<T> Clone for Outlet<T> {
     fn clone(&self) -> Self {
         Outlet {
             tx: self.tx.clone(),
-            buf: Vec::with_capacity(self.chunk),
+            buf: chunk_vec(self.chunk),
             chunk: self.chunk,
         }
     }
 }
 
 impl<T> Outlet<T> {
-    /// True once `buf` holds a whole chunk.
+    /// How many more items `buf` takes before it holds a whole chunk.
     #[inline]
-    pub(crate) fn is_full(&self) -> bool {
-        self.buf.len() >= self.chunk
+    pub(crate) fn room(&self) -> usize {
+        self.chunk.saturating_sub(self.buf.len())
     }
 
     /// Hands on everything in `buf`, blocking while the next stage's queue is full.
@@ -166,7 +175,7 @@ impl<T> Outlet<T> {
         if self.buf.is_empty() {
             return Ok(());
         }
-        let chunk = std::mem::replace(&mut self.buf, Vec::with_capacity(self.chunk));
+        let chunk = std::mem::replace(&mut self.buf, chunk_vec(self.chunk));
         self.send(chunk, token, tally)
     }
 

@@ -21,8 +21,13 @@ use std::collections::BTreeMap;
 
 use bounded_buffer::{Receiver, Sender};
 
-use crate::error::PipelineError;
+use std::time::Instant;
+
+use patterns_core::CancelToken;
+
+use crate::error::{BuildError, PipelineError};
 use crate::link::{Inlet, Outlet};
+use crate::report::Tally;
 use crate::run::{Run, Stop};
 use crate::spec::{Spec, DEFAULT_WINDOW_PER_THREAD};
 use crate::stage::{Step, Worker};
@@ -41,7 +46,33 @@ pub(crate) struct Ordered<T, U> {
 #[derive(Debug)]
 struct Intake<T> {
     input: Inlet<T>,
+    /// What is left of the last chunk received: the stage takes its own chunk size at a
+    /// time, so that a large upstream chunk is shared among its threads and its results
+    /// leave in this stage's chunks.
+    left: std::vec::IntoIter<T>,
+    /// The stage's chunk size.
+    chunk: usize,
     next: u64,
+}
+
+impl<T> Intake<T> {
+    /// The next piece of input and its sequence number; `Ok(None)` at the end.
+    fn take(
+        &mut self,
+        token: &CancelToken,
+        tally: &mut Tally,
+    ) -> Result<Option<(u64, Vec<T>)>, Stop> {
+        if self.left.len() == 0 {
+            let mut chunk = Vec::new();
+            if !self.input.recv(&mut chunk, token, tally)? {
+                return Ok(None);
+            }
+            self.left = chunk.into_iter();
+        }
+        let piece: Vec<T> = self.left.by_ref().take(self.chunk).collect();
+        self.next += 1;
+        Ok(Some((self.next - 1, piece)))
+    }
 }
 
 #[derive(Debug)]
@@ -56,15 +87,22 @@ struct Reorder<U> {
 }
 
 impl<T, U> Ordered<T, U> {
-    pub(crate) fn new(input: Inlet<T>, window: usize) -> Self {
-        let (give_back, permits) = bounded_buffer::channel(window);
+    /// The shared state of a stage taking `chunk` items at a time from `input`, with
+    /// `window` permits; `None` if a channel of `window` permits cannot be allocated.
+    pub(crate) fn new(input: Inlet<T>, chunk: usize, window: usize) -> Option<Self> {
+        let (give_back, permits) = bounded_buffer::try_channel(window).ok()?;
         for _ in 0..window {
             give_back
                 .try_send(())
                 .expect("a channel of `window` places holds `window` permits");
         }
-        Ordered {
-            intake: Mutex::new(Intake { input, next: 0 }),
+        Some(Ordered {
+            intake: Mutex::new(Intake {
+                input,
+                left: Vec::new().into_iter(),
+                chunk,
+                next: 0,
+            }),
             reorder: Mutex::new(Reorder {
                 next: 0,
                 waiting: BTreeMap::new(),
@@ -73,7 +111,7 @@ impl<T, U> Ordered<T, U> {
             }),
             permits,
             give_back,
-        }
+        })
     }
 
     /// One thread of the stage, until the input runs out or the run stops.
@@ -84,21 +122,23 @@ impl<T, U> Ordered<T, U> {
         step: &mut impl Step<T, U>,
     ) -> Result<(), Stop> {
         let token = &worker.run.token;
-        let mut chunk = Vec::new();
         loop {
-            self.permits.recv_cancellable(token).map_err(|_| Stop)?;
-            let seq = {
-                let mut intake = self.intake.lock();
-                if !intake.input.recv(&mut chunk, token, &mut worker.tally)? {
-                    // Give the permit back: with fewer permits than threads, another
-                    // thread may be waiting for it, to find the input ended in turn.
-                    // Never full, as below.
-                    let _ = self.give_back.try_send(());
-                    return Ok(());
-                }
-                intake.next += 1;
-                intake.next - 1
+            // Waiting for a permit is waiting for the results ahead to leave: output.
+            let waited = Instant::now();
+            let permit = self.permits.recv_cancellable(token);
+            worker.tally.blocked_on_output += waited.elapsed();
+            permit.map_err(|_| Stop)?;
+            let waited = Instant::now();
+            let mut intake = self.intake.lock();
+            worker.tally.blocked_on_input += waited.elapsed();
+            let Some((seq, mut chunk)) = intake.take(token, &mut worker.tally)? else {
+                // Give the permit back: with fewer permits than threads, another thread
+                // may be waiting for it, to find the input ended in turn. Never full, as
+                // below.
+                let _ = self.give_back.try_send(());
+                return Ok(());
             };
+            drop(intake);
             let mut out = Vec::with_capacity(chunk.len());
             worker.apply(step, &mut chunk, &mut out)?;
             self.deliver(seq, out, worker, output)?;
@@ -157,8 +197,15 @@ where
     U: Send + 'static,
     S: Step<T, U> + Clone,
 {
-    let window = spec.window.unwrap_or(DEFAULT_WINDOW_PER_THREAD * threads);
-    let shared = Arc::new(Ordered::new(input, window));
+    let window = spec
+        .window
+        .unwrap_or(DEFAULT_WINDOW_PER_THREAD.saturating_mul(threads));
+    let too_large = || BuildError::TooLarge {
+        stage: spec.name.clone(),
+        what: "reorder window",
+        value: window,
+    };
+    let shared = Arc::new(Ordered::new(input, spec.chunk, window).ok_or_else(too_large)?);
     let meter = run.meter(&spec.name, threads);
     for index in 0..threads {
         let (run_, spec_, shared, meter) = (

@@ -10,7 +10,7 @@ use crate::link::{self, Inlet};
 use crate::ordered;
 use crate::run::Run;
 use crate::spec::Spec;
-use crate::stage::{self, FnStep, OnError, Step, Worker};
+use crate::stage::{self, FlatMap, FnStep, OnError, Step, Worker};
 use crate::sync::Arc;
 
 /// Starts everything upstream of a link and returns the link's receiving end; its
@@ -49,7 +49,12 @@ impl<T> fmt::Debug for Pipeline<T> {
 impl<T: Send + 'static> Pipeline<T> {
     /// A pipeline whose source is `items`, pulled on a thread of its own (named
     /// `pipeline-source-0`) a chunk at a time. Once the run is cancelled or fails, the
-    /// iterator is not polled again.
+    /// iterator is polled for at most the rest of the chunk it is filling.
+    ///
+    /// The source cannot be interrupted while `next` blocks: an iterator that blocks for
+    /// long (`stdin().lines()`, a socket) holds up cancellation and the sink's return
+    /// until it yields. Feed such input through a channel and
+    /// [`from_receiver`](Pipeline::from_receiver) instead.
     ///
     /// ```
     /// use pipeline::Pipeline;
@@ -146,6 +151,9 @@ impl<T: Send + 'static> Pipeline<T> {
             cancel,
             invalid,
         } = self;
+        // The settings of the stage that produces `T` are final now: check them, so that
+        // a bad one is reported before anything starts.
+        let invalid = invalid.or_else(|| spec.check::<T>().err());
         Pipeline {
             plan: Box::new(move |run, mine| {
                 let input = plan(run, &spec)?;
@@ -178,9 +186,6 @@ impl<T: Send + 'static> Pipeline<T> {
         U: Send + 'static,
         S: Step<T, U> + Clone,
     {
-        let invalid = (threads == 0).then(|| BuildError::ZeroThreads {
-            stage: kind.to_owned(),
-        });
         let mut next = self.then(kind, move |run, spec, input| {
             let (output, inlet) = link::open(spec)?;
             if ordered {
@@ -194,7 +199,7 @@ impl<T: Send + 'static> Pipeline<T> {
             }
             Ok(inlet)
         });
-        next.invalid = next.invalid.or(invalid);
+        next.spec.threads = threads;
         next
     }
 
@@ -282,19 +287,14 @@ impl<T: Send + 'static> Pipeline<T> {
     /// assert_eq!(words, ["a", "b", "c"]);
     /// # Ok::<(), pipeline::PipelineError>(())
     /// ```
-    pub fn flat_map<U, I, F>(self, mut f: F) -> Pipeline<U>
+    pub fn flat_map<U, I, F>(self, f: F) -> Pipeline<U>
     where
         U: Send + 'static,
         I: IntoIterator<Item = U>,
+        I::IntoIter: Send + 'static,
         F: FnMut(T) -> I + Send + 'static,
     {
-        self.sequential(
-            "flat_map",
-            FnStep(move |item, out: &mut Vec<U>| {
-                out.extend(f(item));
-                Ok(())
-            }),
-        )
+        self.sequential("flat_map", FlatMap { f, pending: None })
     }
 
     /// Adds a stage that calls `f` on every item and hands it on unchanged.
@@ -427,10 +427,6 @@ impl<T: Send + 'static> Pipeline<T> {
     /// # Ok::<(), pipeline::PipelineError>(())
     /// ```
     pub fn batch(self, size: usize) -> Pipeline<Vec<T>> {
-        let invalid = (size == 0).then(|| BuildError::Zero {
-            stage: "batch".to_owned(),
-            what: "batch size",
-        });
         let mut next = self.sequential(
             "batch",
             Batch {
@@ -438,7 +434,7 @@ impl<T: Send + 'static> Pipeline<T> {
                 batch: Vec::new(),
             },
         );
-        next.invalid = next.invalid.or(invalid);
+        next.spec.batch = Some(size);
         next
     }
 
@@ -454,13 +450,7 @@ impl<T: Send + 'static> Pipeline<T> {
     /// next stage pays for one hand-off per chunk. 1 gives the lowest latency; 0 is a
     /// [`BuildError`], reported by the sink.
     pub fn chunk_size(mut self, items: usize) -> Pipeline<T> {
-        if items == 0 {
-            self.invalidate(BuildError::Zero {
-                stage: self.spec.name.clone(),
-                what: "chunk size",
-            });
-        }
-        self.spec.chunk = items.max(1);
+        self.spec.chunk = items;
         self
     }
 
@@ -468,13 +458,7 @@ impl<T: Send + 'static> Pipeline<T> {
     /// default 4 per thread): at most `chunks - 1` finished chunks wait for their turn.
     /// No effect on other stages; 0 is a [`BuildError`], reported by the sink.
     pub fn reorder_window(mut self, chunks: usize) -> Pipeline<T> {
-        if chunks == 0 {
-            self.invalidate(BuildError::Zero {
-                stage: self.spec.name.clone(),
-                what: "reorder window",
-            });
-        }
-        self.spec.window = Some(chunks.max(1));
+        self.spec.window = Some(chunks);
         self
     }
 
@@ -529,15 +513,12 @@ impl<T: Send + 'static> Pipeline<T> {
     }
 
     /// Ties the run to `token`: when it fires, every stage stops at its next chunk and
-    /// the sink returns [`PipelineError::Cancelled`] (unless every item was already
-    /// through). The run cancels a child of `token`, never `token` itself.
+    /// the sink returns [`PipelineError::Cancelled`] (or its result, if it had taken
+    /// every item before it saw the token fire). The run cancels a child of `token`,
+    /// never `token` itself.
     pub fn with_cancel(mut self, token: &CancelToken) -> Pipeline<T> {
         self.cancel = Some(token.clone());
         self
-    }
-
-    fn invalidate(&mut self, error: BuildError) {
-        self.invalid.get_or_insert(error);
     }
 
     /// Makes the queue after the last stage a channel of items, for
@@ -549,7 +530,7 @@ impl<T: Send + 'static> Pipeline<T> {
 
     /// Starts every stage; the caller drains the returned link.
     pub(crate) fn launch(self) -> Result<(Arc<Run>, Inlet<T>), PipelineError> {
-        if let Some(error) = self.invalid {
+        if let Some(error) = self.invalid.or_else(|| self.spec.check::<T>().err()) {
             return Err(error.into());
         }
         let run = Run::new(self.cancel.as_ref());
@@ -567,12 +548,13 @@ impl<T: Send + 'static> Pipeline<Vec<T>> {
     /// Adds a stage that hands on the items of every `Vec`, in order: the inverse of
     /// [`batch`](Pipeline::batch).
     pub fn unbatch(self) -> Pipeline<T> {
+        let identity = |batch: Vec<T>| batch;
         self.sequential(
             "unbatch",
-            FnStep(|batch: Vec<T>, out: &mut Vec<T>| {
-                out.extend(batch);
-                Ok(())
-            }),
+            FlatMap {
+                f: identity,
+                pending: None,
+            },
         )
     }
 }
@@ -582,11 +564,7 @@ fn shared_map<T, U, F>(f: F) -> FnStep<impl FnMut(T, &mut Vec<U>) -> Result<(), 
 where
     F: Fn(T) -> U + Send + Sync + 'static,
 {
-    let f = Arc::new(f);
-    FnStep(move |item, out: &mut Vec<U>| {
-        out.push(f(item));
-        Ok(())
-    })
+    shared_try_map(move |item| Ok::<U, std::convert::Infallible>(f(item)))
 }
 
 fn shared_try_map<T, U, E, F>(
@@ -615,7 +593,7 @@ impl<T: Send + 'static> Step<T, Vec<T>> for Batch<T> {
         if self.batch.len() >= self.size {
             out.push(std::mem::replace(
                 &mut self.batch,
-                Vec::with_capacity(self.size),
+                link::chunk_vec(self.size),
             ));
         }
         Ok(())

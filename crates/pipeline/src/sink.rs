@@ -7,7 +7,7 @@ use std::time::Instant;
 use bounded_buffer::Receiver;
 
 use crate::error::{BoxError, PipelineError};
-use crate::link::{Channel, Inlet};
+use crate::link::{self, Channel, Inlet};
 use crate::pipeline::Pipeline;
 use crate::report::{Meter, RunReport, Tally};
 use crate::run::{Run, Stop};
@@ -66,7 +66,7 @@ impl<T: Send + 'static> Drain<T> {
         mut self,
         mut f: impl FnMut(T) -> Result<(), BoxError>,
     ) -> Result<RunReport, PipelineError> {
-        let mut chunk = Vec::with_capacity(self.input.chunk);
+        let mut chunk = link::chunk_vec(self.input.chunk);
         'run: while let Ok(true) = self.recv(&mut chunk) {
             for item in chunk.drain(..) {
                 if let Err(error) = f(item) {
@@ -175,7 +175,7 @@ impl<T: Send + 'static> Pipeline<T> {
     where
         C: FromIterator<T>,
     {
-        let mut items = self.into_iter();
+        let mut items = self.drain_into_iter("collect");
         let mut failure = None;
         let value = C::from_iter(items.by_ref().map_while(|item| match item {
             Ok(item) => Some(item),
@@ -206,7 +206,13 @@ impl<T: Send + 'static> Pipeline<T> {
     /// ```
     #[allow(clippy::should_implement_trait)] // `IntoIterator` too, below; this one is inherent for discoverability.
     pub fn into_iter(self) -> IntoIter<T> {
-        match Drain::new(self, "iter") {
+        self.drain_into_iter("iter")
+    }
+
+    /// The iterator of [`into_iter`](Pipeline::into_iter), its sink named `name` in the
+    /// report.
+    fn drain_into_iter(self, name: &str) -> IntoIter<T> {
+        match Drain::new(self, name) {
             Ok(drain) => IntoIter {
                 drain: Some(drain),
                 chunk: Vec::new().into_iter(),
@@ -223,10 +229,13 @@ impl<T: Send + 'static> Pipeline<T> {
     /// Starts the pipeline and hands back the receiving end of its last queue, and the
     /// run: the Go idiom, for topologies built by hand.
     ///
-    /// The stage threads run on while the receiver has items to take. They end when the
-    /// input ends, when the run fails or is cancelled ([`Running::cancel`]), or when the
-    /// receiver is dropped; [`Running::join`] waits for them and says how the run ended.
-    /// Dropping the [`Running`] detaches the threads, which still end in those ways.
+    /// The stage threads run on while the receiver has room. They end when the input
+    /// ends, when the run fails or is cancelled ([`Running::cancel`]), or, once the
+    /// receiver is dropped, when the last stage next hands on a chunk (a stage idle on its
+    /// input does not notice: cancel to stop it at once). [`Running::join`] waits for
+    /// them and says how the run ended: drain or drop the receiver first, or the last
+    /// stage may wait for room for ever. Dropping the [`Running`] detaches the threads,
+    /// which still end in those ways.
     ///
     /// # Errors
     ///
@@ -236,7 +245,8 @@ impl<T: Send + 'static> Pipeline<T> {
         let (run, input) = self.per_item().launch()?;
         match input.rx {
             Channel::Items(rx) => Ok((rx, Running { run })),
-            // A source that is the caller's own channel, handed back.
+            // `per_item` made the last queue a channel of items (or, with no stage at
+            // all, it is the caller's own receiver, handed back).
             Channel::Chunks(_) => unreachable!("the last queue was opened per item"),
         }
     }
@@ -285,6 +295,8 @@ impl<T: Send + 'static> IntoIter<T> {
     }
 }
 
+impl<T: Send + 'static> std::iter::FusedIterator for IntoIter<T> {}
+
 impl<T: Send + 'static> Iterator for IntoIter<T> {
     type Item = Result<T, PipelineError>;
 
@@ -302,7 +314,7 @@ impl<T: Send + 'static> Iterator for IntoIter<T> {
                 }
             };
         };
-        let mut chunk = Vec::with_capacity(drain.input.chunk);
+        let mut chunk = link::chunk_vec(drain.input.chunk);
         if let Ok(true) = drain.recv(&mut chunk) {
             self.chunk = chunk.into_iter();
             return self.chunk.next().map(Ok);

@@ -5,7 +5,7 @@ use std::time::Instant;
 use bounded_buffer::Sender;
 
 use crate::error::{BoxError, PipelineError, Skipped};
-use crate::link::{Inlet, Outlet};
+use crate::link::{self, Inlet, Outlet};
 use crate::report::{Meter, Tally};
 use crate::run::{Run, Stop};
 use crate::spec::Spec;
@@ -13,11 +13,50 @@ use crate::sync::Arc;
 
 /// The work of a stage: items in, items out.
 pub(crate) trait Step<T, U>: Send + 'static {
-    /// Handles one item, pushing what it yields onto `out`.
+    /// Handles one item, pushing what it yields onto `out`, or holding it back for
+    /// [`resume`](Step::resume).
     fn step(&mut self, item: T, out: &mut Vec<U>) -> Result<(), BoxError>;
+
+    /// Pushes up to `room` more of what the last item yields (a `flat_map`'s iterator,
+    /// which may be longer than a queue, or endless); true while there is more.
+    fn resume(&mut self, _out: &mut Vec<U>, _room: usize) -> bool {
+        false
+    }
 
     /// Pushes what is held back once the input has run out (a partial batch).
     fn finish(&mut self, _out: &mut Vec<U>) {}
+}
+
+/// The step of `flat_map`: the iterator of the item in hand, pulled a chunk's room at a
+/// time, so that its items are handed on as they come.
+pub(crate) struct FlatMap<F, I> {
+    pub(crate) f: F,
+    pub(crate) pending: Option<I>,
+}
+
+impl<T, U, F, J> Step<T, U> for FlatMap<F, J::IntoIter>
+where
+    F: FnMut(T) -> J + Send + 'static,
+    J: IntoIterator<Item = U>,
+    J::IntoIter: Send + 'static,
+{
+    fn step(&mut self, item: T, _out: &mut Vec<U>) -> Result<(), BoxError> {
+        self.pending = Some((self.f)(item).into_iter());
+        Ok(())
+    }
+
+    fn resume(&mut self, out: &mut Vec<U>, room: usize) -> bool {
+        let Some(items) = &mut self.pending else {
+            return false;
+        };
+        let before = out.len();
+        out.extend(items.by_ref().take(room));
+        if out.len() - before < room {
+            self.pending = None;
+            return false;
+        }
+        true
+    }
 }
 
 /// A closure as a [`Step`].
@@ -128,13 +167,20 @@ pub(crate) fn run_stage<T, U>(
     step: &mut impl Step<T, U>,
 ) -> Result<(), Stop> {
     let token = &worker.run.token;
-    let mut chunk = Vec::with_capacity(input.chunk);
+    let mut chunk = link::chunk_vec(input.chunk);
     while input.recv(&mut chunk, token, &mut worker.tally)? {
         for item in chunk.drain(..) {
             if let Err(error) = step.step(item, &mut output.buf) {
                 worker.failed(error)?;
             }
-            if output.is_full() {
+            loop {
+                let room = output.room();
+                if !step.resume(&mut output.buf, room) {
+                    break;
+                }
+                output.flush(token, &mut worker.tally)?;
+            }
+            if output.room() == 0 {
                 output.flush(token, &mut worker.tally)?;
             }
         }

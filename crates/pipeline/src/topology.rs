@@ -2,9 +2,11 @@
 //! and partition.
 //!
 //! Each returns receivers at once and moves items on threads of its own, which end when
-//! their input is closed and drained or every receiver they feed is dropped. They are
-//! not joined: like Go's goroutines in the same idioms, they are accounted for by their
-//! channels. For errors, cancellation and a run report, build a [`Pipeline`] instead.
+//! their input is closed and drained, or, once every receiver they feed is dropped, when
+//! they next hand an item on (a thread idle on an input that stays open does not
+//! notice). They are not joined: like Go's goroutines in the same idioms, they are
+//! accounted for by their channels. For errors, cancellation and a run report, build a
+//! [`Pipeline`] instead.
 
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};

@@ -41,7 +41,7 @@ fn smoke_every_sequential_stage() {
             "batch",
             "unbatch",
             "try_map",
-            "iter"
+            "collect"
         ]
     );
     assert_eq!(done.report.stages[0].items_out, 1000);
@@ -530,4 +530,127 @@ fn topologies_move_every_item() {
     assert_eq!(twice, (0..10_000).map(|x| x * 2).collect::<Vec<_>>());
     assert!(pipeline::partition(bounded_buffer::never::<u8>(), 0, |x| *x).is_err());
     assert!(pipeline::fan_out(bounded_buffer::never::<u8>(), 0, |x| x).is_err());
+}
+
+/// Regression (review): `flat_map` pulled each item's whole iterator before handing any
+/// of it on, so an endless one never ended and a long one ran on one thread.
+#[test]
+fn flat_map_streams_an_endless_iterator() {
+    let produced = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&produced);
+    let mut items = Pipeline::from_iter([()])
+        .flat_map(move |()| {
+            let counter = Arc::clone(&counter);
+            (0u64..).inspect(move |_| {
+                counter.fetch_add(1, Ordering::Relaxed);
+            })
+        })
+        .buffer(256)
+        .into_iter();
+    assert_eq!(items.next().unwrap().unwrap(), 0);
+    drop(items); // cancels and joins: the inner iterator is not pulled for ever
+                 // At most the queue (one chunk of 256) and a chunk in hand on each side.
+    assert!(produced.load(Ordering::Relaxed) <= 4 * 256, "{produced:?}");
+}
+
+#[test]
+fn a_long_flat_map_feeds_every_thread_of_the_next_stage() {
+    let threads = Arc::new(std::sync::Mutex::new(std::collections::HashSet::new()));
+    let seen = Arc::clone(&threads);
+    let done = Pipeline::from_iter([2000u32])
+        .flat_map(|n| 0..n)
+        .chunk_size(16)
+        .par_map(2, move |x| {
+            seen.lock().unwrap().insert(std::thread::current().id());
+            work(20);
+            x
+        })
+        .collect::<Vec<_>>()
+        .unwrap();
+    assert_eq!(done.value, (0..2000).collect::<Vec<_>>());
+    assert_eq!(
+        threads.lock().unwrap().len(),
+        2,
+        "both threads of the stage got work"
+    );
+}
+
+/// Regression (review): an ordered stage handed its results on in its input's chunks, not
+/// its own: with `chunk_size(1)` the first result waited for the whole input chunk.
+#[test]
+fn an_ordered_stage_hands_on_in_its_own_chunks() {
+    let (second, gate) = mpsc::channel::<()>();
+    let gate = std::sync::Mutex::new(gate);
+    let mut items = Pipeline::from_iter(0..500u32)
+        .chunk_size(500)
+        .par_map(1, move |x| {
+            if x == 1 {
+                // Item 1 waits until item 0 has reached the consumer.
+                gate.lock().unwrap().recv_timeout(common::PATIENCE).unwrap();
+            }
+            x
+        })
+        .chunk_size(1)
+        .into_iter();
+    assert_eq!(items.next().unwrap().unwrap(), 0);
+    second.send(()).unwrap();
+    assert_eq!(items.map(Result::unwrap).count(), 499);
+}
+
+/// Regression (review): settings too large to allocate panicked (or aborted) mid-launch.
+#[test]
+fn huge_settings_are_errors_or_work() {
+    let window = Pipeline::from_iter(0..10u32)
+        .par_map(2, |x| x)
+        .reorder_window(usize::MAX)
+        .for_each(drop);
+    assert!(
+        matches!(
+            window,
+            Err(PipelineError::Build(BuildError::TooLarge {
+                what: "reorder window",
+                ..
+            }))
+        ),
+        "{window:?}"
+    );
+    let everything_at_once = Pipeline::from_iter(0..1000u32)
+        .chunk_size(usize::MAX)
+        .map(|x| x + 1)
+        .collect::<Vec<_>>()
+        .unwrap();
+    assert_eq!(everything_at_once.value, (1..=1000).collect::<Vec<_>>());
+}
+
+/// Regression (review): a bad setting named the stage's kind, not the name given after it,
+/// and a buffer too large was found only after the stages before it had started.
+#[test]
+fn build_errors_come_before_anything_runs_and_name_the_stage() {
+    let zero = Pipeline::from_iter(0..3)
+        .par_map(0, |x: i32| x)
+        .name("parse")
+        .for_each(drop);
+    assert!(
+        matches!(zero, Err(PipelineError::Build(BuildError::ZeroThreads { ref stage })) if stage == "parse"),
+        "{zero:?}"
+    );
+    let pulled = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&pulled);
+    let huge = Pipeline::from_iter((0u64..10).inspect(move |_| {
+        counter.fetch_add(1, Ordering::Relaxed);
+    }))
+    .map(|x| x)
+    .map(|x| x)
+    .name("wide")
+    .buffer(usize::MAX)
+    .for_each(drop);
+    assert!(
+        matches!(huge, Err(PipelineError::Build(BuildError::Buffer { ref stage, .. })) if stage == "wide"),
+        "{huge:?}"
+    );
+    assert_eq!(
+        pulled.load(Ordering::Relaxed),
+        0,
+        "the source ran before the error"
+    );
 }
