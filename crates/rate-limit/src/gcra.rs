@@ -7,7 +7,7 @@ use crossbeam_utils::CachePadded;
 use patterns_core::{Backoff, CancelToken, Clock};
 
 use crate::error::{AcquireError, ConfigError, Denied, TryAcquireError};
-use crate::limiter::RateLimiter;
+use crate::limiter::{self, RateLimiter};
 use crate::rate::Rate;
 use crate::sync::atomic::{AtomicU64, Ordering};
 use crate::timeline::Timeline;
@@ -145,16 +145,6 @@ impl Gcra {
         self.time.instant(nanos)
     }
 
-    fn check_capacity(&self, n: u32) -> Result<(), TryAcquireError> {
-        if n > self.burst {
-            return Err(TryAcquireError::InsufficientCapacity {
-                requested: n,
-                capacity: self.burst,
-            });
-        }
-        Ok(())
-    }
-
     /// What admitting `n` at `now` against `tat` would take.
     fn admission(&self, tat: u64, now: u64, n: u32) -> Admission {
         let new_tat = tat
@@ -184,8 +174,7 @@ impl Gcra {
 
 impl RateLimiter for Gcra {
     fn try_acquire_n(&self, n: u32) -> Result<(), TryAcquireError> {
-        self.check_capacity(n)?;
-        if n == 0 {
+        if limiter::nothing_to_take(n, self.burst)? {
             return Ok(());
         }
         let backoff = Backoff::new();
@@ -212,16 +201,8 @@ impl RateLimiter for Gcra {
         deadline: Option<Instant>,
         cancel: Option<&CancelToken>,
     ) -> Result<(), AcquireError> {
-        self.check_capacity(n)
-            .map_err(|_| AcquireError::InsufficientCapacity {
-                requested: n,
-                capacity: self.burst,
-            })?;
-        if n == 0 {
+        if limiter::nothing_to_wait_for(n, self.burst, cancel)? {
             return Ok(());
-        }
-        if cancel.is_some_and(CancelToken::is_cancelled) {
-            return Err(AcquireError::Cancelled);
         }
         let backoff = Backoff::new();
         let (now, wait) = loop {

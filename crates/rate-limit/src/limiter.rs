@@ -108,3 +108,42 @@ pub trait RateLimiter: Send + Sync + fmt::Debug {
         self.acquire_n_until(1, None, Some(token))
     }
 }
+
+/// The checks every `try_acquire_n` makes first: `Ok(true)` when `n` is 0 (admitted
+/// without a look at the state).
+///
+/// # Errors
+///
+/// [`TryAcquireError::InsufficientCapacity`] when `n` exceeds `capacity`.
+pub(crate) fn nothing_to_take(n: u32, capacity: u32) -> Result<bool, TryAcquireError> {
+    if n > capacity {
+        return Err(TryAcquireError::InsufficientCapacity {
+            requested: n,
+            capacity,
+        });
+    }
+    Ok(n == 0)
+}
+
+/// The checks every blocking acquire makes first: `Ok(true)` when `n` is 0.
+///
+/// # Errors
+///
+/// [`AcquireError::InsufficientCapacity`] when `n` exceeds `capacity`,
+/// [`AcquireError::Cancelled`] when `cancel` has fired.
+pub(crate) fn nothing_to_wait_for(
+    n: u32,
+    capacity: u32,
+    cancel: Option<&CancelToken>,
+) -> Result<bool, AcquireError> {
+    if n > capacity {
+        return Err(AcquireError::InsufficientCapacity {
+            requested: n,
+            capacity,
+        });
+    }
+    if n > 0 && cancel.is_some_and(CancelToken::is_cancelled) {
+        return Err(AcquireError::Cancelled);
+    }
+    Ok(n == 0)
+}

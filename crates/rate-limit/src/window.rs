@@ -8,7 +8,7 @@ use patterns_core::{CancelToken, Clock};
 
 use crate::error::{AcquireError, ConfigError, Denied, TryAcquireError};
 use crate::fifo::Fifo;
-use crate::limiter::RateLimiter;
+use crate::limiter::{self, RateLimiter};
 use crate::sync::Mutex;
 use crate::timeline::Timeline;
 
@@ -98,16 +98,6 @@ impl<C: Count> Windowed<C> {
         })
     }
 
-    fn check(&self, n: u32) -> Result<(), TryAcquireError> {
-        if n > self.limit {
-            return Err(TryAcquireError::InsufficientCapacity {
-                requested: n,
-                capacity: self.limit,
-            });
-        }
-        Ok(())
-    }
-
     /// Admits `n` now, or says when they would fit: the instant on the clock, measured
     /// from the same reading of the time as the refusal.
     fn admit(&self, n: u32) -> Result<(), Instant> {
@@ -167,23 +157,16 @@ constructors!(
 
 impl<C: Count> RateLimiter for Windowed<C> {
     fn try_acquire_n(&self, n: u32) -> Result<(), TryAcquireError> {
-        self.check(n)?;
-        if n == 0 {
+        if limiter::nothing_to_take(n, self.limit)? {
             return Ok(());
         }
         let refused = |retry_after| TryAcquireError::Denied(Denied { retry_after });
         if self.waiters.is_waited_on() {
-            // The first waiter's turn: refuse, saying how long this call would wait alone.
+            // The first waiter's turn: refuse, with how long this call would wait alone
+            // (a lower bound, then).
             let now = self.time.now();
-            let mut count = self.count.lock();
-            let alone = count.available(now, self.limit, self.window);
-            drop(count);
-            let retry = if alone >= u64::from(n) {
-                1
-            } else {
-                self.window / 2
-            };
-            return Err(refused(Duration::from_nanos(retry)));
+            let alone = self.count.lock().wait(now, n, self.limit, self.window);
+            return Err(refused(Duration::from_nanos(alone.max(1))));
         }
         self.admit(n)
             .map_err(|ready| refused(ready.saturating_duration_since(self.time.clock().now())))
@@ -195,16 +178,8 @@ impl<C: Count> RateLimiter for Windowed<C> {
         deadline: Option<Instant>,
         cancel: Option<&CancelToken>,
     ) -> Result<(), AcquireError> {
-        self.check(n)
-            .map_err(|_| AcquireError::InsufficientCapacity {
-                requested: n,
-                capacity: self.limit,
-            })?;
-        if n == 0 {
+        if limiter::nothing_to_wait_for(n, self.limit, cancel)? {
             return Ok(());
-        }
-        if cancel.is_some_and(CancelToken::is_cancelled) {
-            return Err(AcquireError::Cancelled);
         }
         if !self.waiters.is_waited_on() {
             match self.admit(n) {

@@ -1,13 +1,14 @@
 //! GCRA's admissions, exactly, on the manual clock; and its accuracy on the real one.
 
+mod common;
+
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
+use common::{sleepers, PATIENCE};
 use patterns_core::{CancelToken, Clock, ManualClock};
 use rate_limit::{AcquireError, ConfigError, Gcra, Rate, RateLimiter, TryAcquireError};
-
-const PATIENCE: Duration = Duration::from_secs(60);
 
 fn limiter(per_second: u64, burst: u32) -> (Gcra, ManualClock) {
     let clock = ManualClock::new();
@@ -15,18 +16,6 @@ fn limiter(per_second: u64, burst: u32) -> (Gcra, ManualClock) {
         Gcra::with_clock(Rate::per_second(per_second), burst, clock.clone()).unwrap(),
         clock,
     )
-}
-
-/// Waits until `n` threads sleep on `clock`.
-fn sleepers(clock: &ManualClock, n: usize) {
-    let deadline = Instant::now() + PATIENCE;
-    while clock.sleepers() < n {
-        assert!(
-            Instant::now() < deadline,
-            "no thread went to sleep on the clock"
-        );
-        std::thread::yield_now();
-    }
 }
 
 #[test]

@@ -1,8 +1,11 @@
 //! The window limiters' admissions, exactly, on the manual clock.
 
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+mod common;
 
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::sleepers;
 use patterns_core::{CancelToken, ManualClock};
 use rate_limit::{
     AcquireError, ConfigError, FixedWindow, RateLimiter, SlidingWindowCounter, SlidingWindowLog,
@@ -10,22 +13,9 @@ use rate_limit::{
 };
 
 const SECOND: Duration = Duration::from_secs(1);
-const PATIENCE: Duration = Duration::from_secs(60);
 
 fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
-}
-
-/// Waits until `n` threads sleep on `clock`.
-fn sleepers(clock: &ManualClock, n: usize) {
-    let deadline = Instant::now() + PATIENCE;
-    while clock.sleepers() < n {
-        assert!(
-            Instant::now() < deadline,
-            "no thread went to sleep on the clock"
-        );
-        std::thread::yield_now();
-    }
 }
 
 /// Calls `n` single `try_acquire`s; how many passed.
