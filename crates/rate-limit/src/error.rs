@@ -68,4 +68,8 @@ pub enum ConfigError {
     /// A burst of zero: nothing would ever be admitted.
     #[error("the burst must be at least 1")]
     ZeroBurst,
+    /// A limit of zero calls per window, or zero calls in flight: nothing would ever be
+    /// admitted.
+    #[error("the limit must be at least 1")]
+    ZeroLimit,
 }

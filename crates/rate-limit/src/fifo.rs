@@ -35,11 +35,17 @@ impl Fifo {
     /// what the first waiter is waiting for.
     #[inline]
     pub(crate) fn is_waited_on(&self) -> bool {
-        self.waiting.load(Ordering::Acquire) > 0
+        self.waiting() > 0
+    }
+
+    /// How many blocking calls wait.
+    pub(crate) fn waiting(&self) -> usize {
+        self.waiting.load(Ordering::Acquire)
     }
 
     /// Waits its turn, then calls `attempt` until it admits, sleeping on `clock` until the
-    /// instant it returns each time it refuses. (An instant, not a duration: a duration
+    /// instant it returns each time it refuses, or, when it returns `None`, until
+    /// [`wake_front`](Fifo::wake_front). (An instant, not a duration: a duration
     /// added to a later reading of the clock would overshoot by the time between the two
     /// readings — a whole window if the clock moved on in between, which loom found.)
     ///
@@ -53,7 +59,7 @@ impl Fifo {
         clock: &dyn Clock,
         deadline: Option<Instant>,
         cancel: Option<&CancelToken>,
-        mut attempt: impl FnMut() -> Result<(), Instant>,
+        mut attempt: impl FnMut() -> Result<(), Option<Instant>>,
     ) -> Result<(), AcquireError> {
         let parker = Arc::new(Parker::new());
         let id = self.join(&parker);
@@ -72,6 +78,20 @@ impl Fifo {
             .and_then(|()| waits.serve(&mut attempt));
         self.leave(id);
         result
+    }
+
+    /// Wakes the call at the front of the queue, if any, to try again: for a release of
+    /// what it waits for.
+    ///
+    /// It takes the queue's lock even when nobody seems to wait: a waiter joins under the
+    /// lock and then looks for what it waits for, and the releaser has made it available
+    /// before it locks, so one of the two sees the other. Checking `waiting` without the
+    /// lock instead loses the wake-up when each side reads the other's old value (loom
+    /// found it: the store-buffer pattern).
+    pub(crate) fn wake_front(&self) {
+        if let Some((_, front)) = self.queue.lock().waiters.front() {
+            front.unpark();
+        }
     }
 
     fn join(&self, parker: &Arc<Parker>) -> u64 {
@@ -118,11 +138,20 @@ struct Waits<'a> {
 
 impl Waits<'_> {
     /// At the front: tries until admitted.
-    fn serve(&self, attempt: &mut impl FnMut() -> Result<(), Instant>) -> Result<(), AcquireError> {
+    fn serve(
+        &self,
+        attempt: &mut impl FnMut() -> Result<(), Option<Instant>>,
+    ) -> Result<(), AcquireError> {
+        let began = self.clock.now();
         loop {
             let ready = match attempt() {
                 Ok(()) => return Ok(()),
-                Err(ready) => ready,
+                // Nothing comes back with time: wait for `wake_front`.
+                Err(None) => {
+                    self.park(None, began)?;
+                    continue;
+                }
+                Err(Some(ready)) => ready,
             };
             let now = self.clock.now();
             if self.deadline.is_some_and(|deadline| ready > deadline) {

@@ -9,7 +9,8 @@
 //! This release has [`Gcra`], a token bucket of `burst` calls refilled at a [`Rate`] kept
 //! in one atomic word (governor's algorithm), and three windows of `limit` calls:
 //! [`FixedWindow`], [`SlidingWindowLog`] (exact) and [`SlidingWindowCounter`] (two
-//! counters, weighted).
+//! counters, weighted). [`ConcurrencyLimit`] bounds calls in flight instead of calls per
+//! second, with RAII [`Permit`]s.
 //!
 //! ```
 //! use rate_limit::{Gcra, Rate, RateLimiter};
@@ -29,6 +30,7 @@
 //! cancelled one gives back what it set aside; a clock that steps back counts as no
 //! time. Zero rates and bursts are [`ConfigError`]s when a limiter is built.
 
+mod concurrency;
 mod error;
 mod fifo;
 mod gcra;
@@ -40,6 +42,7 @@ mod window;
 
 use patterns_core::sync;
 
+pub use crate::concurrency::{ConcurrencyLimit, Permit};
 pub use crate::error::{AcquireError, ConfigError, Denied, TryAcquireError};
 pub use crate::gcra::Gcra;
 pub use crate::limiter::RateLimiter;

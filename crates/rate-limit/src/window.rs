@@ -83,7 +83,7 @@ impl<C: Count> fmt::Debug for Windowed<C> {
 impl<C: Count> Windowed<C> {
     fn build(limit: u32, window: Duration, count: C, time: Timeline) -> Result<Self, ConfigError> {
         if limit == 0 {
-            return Err(ConfigError::ZeroBurst);
+            return Err(ConfigError::ZeroLimit);
         }
         let window = u64::try_from(window.as_nanos()).unwrap_or(u64::MAX);
         if window == 0 {
@@ -116,7 +116,7 @@ macro_rules! constructors {
             ///
             /// # Errors
             ///
-            /// [`ConfigError::ZeroBurst`] for a `limit` of 0, [`ConfigError::ZeroRate`]
+            /// [`ConfigError::ZeroLimit`] for a `limit` of 0, [`ConfigError::ZeroRate`]
             /// for an empty `window`.
             pub fn new(limit: u32, window: Duration) -> Result<Self, ConfigError> {
                 Windowed::build(limit, window, $count, Timeline::system())
@@ -192,7 +192,9 @@ impl<C: Count> RateLimiter for Windowed<C> {
             }
         }
         self.waiters
-            .acquire(self.time.clock(), deadline, cancel, || self.admit(n))
+            .acquire(self.time.clock(), deadline, cancel, || {
+                self.admit(n).map_err(Some)
+            })
     }
 
     fn available(&self) -> u64 {

@@ -71,3 +71,25 @@ fn queued_waiters_are_each_admitted_when_the_window_moves_on() {
         assert!(limiter.try_acquire().is_err());
     });
 }
+
+/// A permit given back while two calls wait for it: each gets it in turn (the front one
+/// woken by the release, the next by the front one leaving), and it ends back in the
+/// limit.
+#[test]
+fn a_released_permit_reaches_every_waiter() {
+    loom::model(|| {
+        let limit = rate_limit::ConcurrencyLimit::new(1).unwrap();
+        let held = limit.try_acquire().unwrap();
+        let waiters: Vec<_> = (0..2)
+            .map(|_| {
+                let limit = limit.clone();
+                thread::spawn(move || drop(limit.acquire()))
+            })
+            .collect();
+        drop(held);
+        for waiter in waiters {
+            waiter.join().unwrap();
+        }
+        assert_eq!(limit.available(), 1);
+    });
+}

@@ -129,7 +129,7 @@ fn every_window_refuses_n_above_its_limit_and_passes_zero() {
 fn empty_limits_and_windows_are_config_errors() {
     assert_eq!(
         FixedWindow::new(0, SECOND).unwrap_err(),
-        ConfigError::ZeroBurst
+        ConfigError::ZeroLimit
     );
     assert_eq!(
         SlidingWindowLog::new(1, Duration::ZERO).unwrap_err(),
