@@ -6,9 +6,9 @@
 //! included. A pipeline hand-off is many synchronizations (the channel's cursors and
 //! wakers, a cancel-token registration per blocking wait, the run's locks), so even
 //! 3-thread worlds grow fast: the models keep to 1–3 items, chunks of one item, queues
-//! of 0–2 chunks, and most are capped at 1 preemption (a blocked thread switches for
-//! free; the cap bounds only forced switches). Each model says its cap and what it costs
-//! in release on a 2-core machine. The three ordered-stage models read the caller's
+//! of 0–2 chunks, and most are capped at 1 preemption in a default run (a blocked thread
+//! switches for free; the cap bounds only forced switches); `--deep` lifts the caps.
+//! Each model says its cap and what it costs in release on a 2-core machine. The three ordered-stage models read the caller's
 //! channel (`from_receiver`, filled and closed before the run) instead of a source
 //! thread: with one, even two items at 1 preemption do not end within 90 s. Loom has no
 //! time: the reports' durations mean nothing here and no model looks at them.
@@ -21,11 +21,19 @@ use patterns_core::sync::thread;
 use patterns_core::CancelToken;
 use pipeline::{Pipeline, PipelineError};
 
-/// A model explored at `LOOM_MAX_PREEMPTIONS` preemptions, but never more than `cap`
-/// (nor unbounded when the variable is unset).
+/// The bound `cargo xtask loom` (and CI) sets; a higher one is a deep run.
+const DEFAULT_PREEMPTIONS: usize = 2;
+
+/// A model explored at `LOOM_MAX_PREEMPTIONS` preemptions, but at most `cap` in a default
+/// run (nor unbounded when the variable is unset). A deep run (`cargo xtask loom
+/// --deep`, a bound above the default) is not capped: it takes as long as it takes.
 fn capped(cap: usize) -> loom::model::Builder {
     let mut model = loom::model::Builder::new();
-    model.preemption_bound = Some(model.preemption_bound.map_or(cap, |bound| bound.min(cap)));
+    model.preemption_bound = Some(match model.preemption_bound {
+        Some(bound) if bound > DEFAULT_PREEMPTIONS => bound,
+        Some(bound) => bound.min(cap),
+        None => cap,
+    });
     model
 }
 
