@@ -4,7 +4,7 @@ use std::time::Instant;
 
 use patterns_core::{CancelToken, Clock};
 
-use crate::sync::thread;
+use crate::sync::{Arc, Parker};
 
 /// Sleeps until `ready` on `clock`. False if `cancel` fired first.
 pub(crate) fn sleep_until(clock: &dyn Clock, ready: Instant, cancel: Option<&CancelToken>) -> bool {
@@ -12,9 +12,12 @@ pub(crate) fn sleep_until(clock: &dyn Clock, ready: Instant, cancel: Option<&Can
         clock.sleep_until(ready);
         return true;
     };
-    let me = thread::current();
-    // A stray unpark after the wait is over is harmless: every park re-checks.
-    let _wake = token.on_cancel(move |_| me.unpark());
+    // Through a `Parker`, the facade's one way to wake a thread from another, as the
+    // window queue does; under std it unparks this thread, which ends the clock's park.
+    // A stray wake-up after the wait is over is harmless: every park re-checks.
+    let parker = Arc::new(Parker::new());
+    let waker = Arc::clone(&parker);
+    let _wake = token.on_cancel(move |_| waker.unpark());
     loop {
         if token.is_cancelled() {
             return false;
