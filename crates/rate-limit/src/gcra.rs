@@ -235,6 +235,10 @@ impl RateLimiter for Gcra {
         self.tolerance.saturating_sub(ahead) / self.interval
     }
 
+    fn capacity(&self) -> u32 {
+        self.burst
+    }
+
     fn clock(&self) -> &dyn Clock {
         self.time.clock()
     }

@@ -12,8 +12,9 @@ use crate::error::{AcquireError, Denied, TryAcquireError};
 ///
 /// Object-safe: a `Box<dyn RateLimiter>` or `&dyn RateLimiter` can stand for any
 /// algorithm. Implementors provide [`try_acquire_n`](RateLimiter::try_acquire_n),
-/// [`acquire_n_until`](RateLimiter::acquire_n_until), [`available`](RateLimiter::available)
-/// and [`clock`](RateLimiter::clock); the other methods are thin wrappers.
+/// [`acquire_n_until`](RateLimiter::acquire_n_until), [`available`](RateLimiter::available),
+/// [`capacity`](RateLimiter::capacity) and [`clock`](RateLimiter::clock); the other
+/// methods are thin wrappers.
 ///
 /// # Guarantees
 ///
@@ -52,6 +53,12 @@ pub trait RateLimiter: Send + Sync + fmt::Debug {
 
     /// How many single calls would be admitted now.
     fn available(&self) -> u64;
+
+    /// The most calls admitted at once: the burst, or a window's limit. `n` above it is
+    /// refused with `InsufficientCapacity`; `available() == capacity()` means the limiter
+    /// is as it was new (nothing to remember, which is when a keyed limiter may forget
+    /// it).
+    fn capacity(&self) -> u32;
 
     /// The clock the limiter reads.
     fn clock(&self) -> &dyn Clock;

@@ -205,6 +205,10 @@ impl<C: Count> RateLimiter for Windowed<C> {
         self.count.lock().available(now, self.limit, self.window)
     }
 
+    fn capacity(&self) -> u32 {
+        self.limit
+    }
+
     fn clock(&self) -> &dyn Clock {
         self.time.clock()
     }
