@@ -11,6 +11,12 @@ pub struct Denied {
 }
 
 impl Denied {
+    pub(crate) fn after(nanos: u64) -> Denied {
+        Denied {
+            retry_after: Duration::from_nanos(nanos),
+        }
+    }
+
     /// How long until the same call would be admitted, if nothing else is admitted
     /// meanwhile: tight and inclusive — earlier fails, exactly then succeeds.
     #[must_use]
@@ -72,4 +78,31 @@ pub enum ConfigError {
     /// admitted.
     #[error("the limit must be at least 1")]
     ZeroLimit,
+    /// An adaptive limit's minimum is above its maximum.
+    #[error("the minimum limit {min} is above the maximum {max}")]
+    LimitRange {
+        /// The minimum asked for.
+        min: usize,
+        /// The maximum asked for.
+        max: usize,
+    },
+    /// An adaptive limit's initial limit lies outside its minimum and maximum.
+    #[error("the initial limit {initial} is outside the range {min}..={max}")]
+    InitialLimit {
+        /// The initial limit asked for.
+        initial: usize,
+        /// The minimum.
+        min: usize,
+        /// The maximum.
+        max: usize,
+    },
+    /// An adaptive algorithm's setting lies outside what it can run with: a ratio outside
+    /// its range, a number that is not finite, a count or a timeout of zero.
+    #[error("{setting} must be {expected}")]
+    OutOfRange {
+        /// The setting, by the name of the method that sets it.
+        setting: &'static str,
+        /// What it must be.
+        expected: &'static str,
+    },
 }

@@ -80,6 +80,34 @@ impl Fifo {
         result
     }
 
+    /// A blocking call for the limiters that queue: admitted at once when nobody waits
+    /// and `admit` (which says, when it refuses, the instant it would admit) lets it in;
+    /// failed at once when that instant is past `deadline`; otherwise in turn, as
+    /// [`acquire`](Fifo::acquire).
+    ///
+    /// # Errors
+    ///
+    /// As [`acquire`](Fifo::acquire).
+    pub(crate) fn admit_in_turn(
+        &self,
+        clock: &dyn Clock,
+        deadline: Option<Instant>,
+        cancel: Option<&CancelToken>,
+        mut admit: impl FnMut() -> Result<(), Instant>,
+    ) -> Result<(), AcquireError> {
+        if !self.is_waited_on() {
+            match admit() {
+                Ok(()) => return Ok(()),
+                Err(ready) if deadline.is_some_and(|deadline| ready > deadline) => {
+                    let needed = ready.saturating_duration_since(clock.now());
+                    return Err(AcquireError::Timeout { needed });
+                }
+                Err(_) => {}
+            }
+        }
+        self.acquire(clock, deadline, cancel, || admit().map_err(Some))
+    }
+
     /// Wakes the call at the front of the queue, if any, to try again: for a release of
     /// what it waits for.
     ///

@@ -3,15 +3,13 @@
 use std::fmt;
 use std::time::{Duration, Instant};
 
-use crossbeam_utils::CachePadded;
-use patterns_core::{Backoff, CancelToken, Clock};
+use patterns_core::{CancelToken, Clock};
 
+use crate::cell::Cell;
 use crate::error::{AcquireError, ConfigError, Denied, TryAcquireError};
 use crate::limiter::{self, RateLimiter};
 use crate::rate::Rate;
-use crate::sync::atomic::{AtomicU64, Ordering};
 use crate::timeline::Timeline;
-use crate::wait;
 
 /// A limiter by GCRA (governor's algorithm): it admits `burst` calls at once and then
 /// one per [`Rate::interval`], as a token bucket of `burst` tokens refilled at `rate`
@@ -33,9 +31,10 @@ use crate::wait;
 ///
 /// # Memory and contention
 ///
-/// One `u64` on its own cache line (128 bytes with the padding), plus the settings. Every
-/// admission writes that line: under contention it moves from core to core once per
-/// admitted call, as governor's does.
+/// One `u64` of state, plus the settings and a reference to the clock: 72 bytes in all,
+/// unpadded, so that one per key stays small. Every admission writes that word: under
+/// contention its cache line moves from core to core once per admitted call, as
+/// governor's does; [`TokenBucket`](crate::TokenBucket) spreads it over shards instead.
 ///
 /// # Examples
 ///
@@ -57,7 +56,7 @@ use crate::wait;
 pub struct Gcra {
     /// The theoretical arrival time, in nanoseconds on `time`; 0 (or anything at or
     /// before now) means full.
-    tat: CachePadded<AtomicU64>,
+    tat: Cell,
     /// Nanoseconds per call: the rate's interval.
     interval: u64,
     /// `burst × interval`: how far ahead of now TAT may run.
@@ -78,13 +77,6 @@ impl fmt::Debug for Gcra {
 
 /// The most `burst × interval` may be, in nanoseconds.
 const MAX_TOLERANCE: u64 = 1 << 63;
-
-/// Where an admission would leave TAT, and how long it must wait for it.
-struct Admission {
-    tat: u64,
-    new_tat: u64,
-    wait: u64,
-}
 
 impl Gcra {
     /// A limiter admitting `burst` calls at once and `rate` after that, on the system's
@@ -122,7 +114,7 @@ impl Gcra {
             .interval_nanos()
             .clamp(1, MAX_TOLERANCE / u64::from(burst));
         Ok(Gcra {
-            tat: CachePadded::new(AtomicU64::new(0)),
+            tat: Cell::default(),
             interval,
             tolerance: interval.saturating_mul(u64::from(burst)),
             burst,
@@ -136,39 +128,9 @@ impl Gcra {
         self.burst
     }
 
-    #[inline]
-    fn now(&self) -> u64 {
-        self.time.now()
-    }
-
-    fn instant(&self, nanos: u64) -> Instant {
-        self.time.instant(nanos)
-    }
-
-    /// What admitting `n` at `now` against `tat` would take.
-    fn admission(&self, tat: u64, now: u64, n: u32) -> Admission {
-        let new_tat = tat
-            .max(now)
-            .saturating_add(self.interval.saturating_mul(u64::from(n)));
-        let wait = new_tat.saturating_sub(now.saturating_add(self.tolerance));
-        Admission { tat, new_tat, wait }
-    }
-
-    /// Moves TAT from `from.tat` to `from.new_tat`; false if another call moved it first.
-    fn claim(&self, from: &Admission) -> bool {
-        self.tat
-            .compare_exchange_weak(from.tat, from.new_tat, Ordering::AcqRel, Ordering::Relaxed)
-            .is_ok()
-    }
-
-    /// Gives back the `n` calls' worth of a reservation that will not be used.
-    fn release(&self, n: u32) {
-        let cost = self.interval.saturating_mul(u64::from(n));
-        let _ = self
-            .tat
-            .fetch_update(Ordering::AcqRel, Ordering::Relaxed, |tat| {
-                Some(tat.saturating_sub(cost))
-            });
+    /// TAT's cost of `n` calls.
+    fn cost(&self, n: u32) -> u64 {
+        self.interval.saturating_mul(u64::from(n))
     }
 }
 
@@ -177,22 +139,9 @@ impl RateLimiter for Gcra {
         if limiter::nothing_to_take(n, self.burst)? {
             return Ok(());
         }
-        let backoff = Backoff::new();
-        let mut tat = self.tat.load(Ordering::Acquire);
-        loop {
-            let admission = self.admission(tat, self.now(), n);
-            if admission.wait > 0 {
-                return Err(Denied {
-                    retry_after: Duration::from_nanos(admission.wait),
-                }
-                .into());
-            }
-            if self.claim(&admission) {
-                return Ok(());
-            }
-            backoff.spin();
-            tat = self.tat.load(Ordering::Acquire);
-        }
+        self.tat
+            .try_take(&self.time, self.cost(n), self.tolerance)
+            .map_err(|wait| Denied::after(wait).into())
     }
 
     fn acquire_n_until(
@@ -204,34 +153,12 @@ impl RateLimiter for Gcra {
         if limiter::nothing_to_wait_for(n, self.burst, cancel)? {
             return Ok(());
         }
-        let backoff = Backoff::new();
-        let (now, wait) = loop {
-            let now = self.now();
-            let admission = self.admission(self.tat.load(Ordering::Acquire), now, n);
-            let needed = Duration::from_nanos(admission.wait);
-            if deadline.is_some_and(|deadline| self.instant(now) + needed > deadline) {
-                return Err(AcquireError::Timeout { needed });
-            }
-            if self.claim(&admission) {
-                break (now, admission.wait);
-            }
-            backoff.spin();
-        };
-        if wait == 0 {
-            return Ok(());
-        }
-        let ready = self.instant(now.saturating_add(wait));
-        if wait::sleep_until(self.time.clock(), ready, cancel) {
-            Ok(())
-        } else {
-            self.release(n);
-            Err(AcquireError::Cancelled)
-        }
+        self.tat
+            .reserve(&self.time, self.cost(n), self.tolerance, deadline, cancel)
     }
 
     fn available(&self) -> u64 {
-        let now = self.now();
-        let ahead = self.tat.load(Ordering::Acquire).saturating_sub(now);
+        let ahead = self.tat.ahead(self.time.now());
         self.tolerance.saturating_sub(ahead) / self.interval
     }
 

@@ -30,10 +30,15 @@
 //! cancelled one gives back what it set aside; a clock that steps back counts as no
 //! time. Zero rates and bursts are [`ConfigError`]s when a limiter is built.
 
+mod adaptive;
+mod bucket;
+mod cell;
 mod concurrency;
 mod error;
 mod fifo;
 mod gcra;
+mod keyed;
+mod leaky;
 mod limiter;
 mod rate;
 mod timeline;
@@ -42,9 +47,13 @@ mod window;
 
 use patterns_core::sync;
 
+pub use crate::adaptive::{AdaptiveLimit, AdaptivePermit, Aimd, Algorithm, Gradient};
+pub use crate::bucket::TokenBucket;
 pub use crate::concurrency::{ConcurrencyLimit, Permit};
 pub use crate::error::{AcquireError, ConfigError, Denied, TryAcquireError};
 pub use crate::gcra::Gcra;
+pub use crate::keyed::Keyed;
+pub use crate::leaky::LeakyBucket;
 pub use crate::limiter::RateLimiter;
 pub use crate::rate::Rate;
 pub use crate::window::{

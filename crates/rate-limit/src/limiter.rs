@@ -51,13 +51,14 @@ pub trait RateLimiter: Send + Sync + fmt::Debug {
         cancel: Option<&CancelToken>,
     ) -> Result<(), AcquireError>;
 
-    /// How many single calls would be admitted now.
+    /// The largest `n` that [`try_acquire_n`](RateLimiter::try_acquire_n) would admit
+    /// now (for the buckets and windows, how many single calls would pass one after
+    /// another; 0 while blocking calls wait their turn on a queue).
     fn available(&self) -> u64;
 
     /// The most calls admitted at once: the burst, or a window's limit. `n` above it is
-    /// refused with `InsufficientCapacity`; `available() == capacity()` means the limiter
-    /// is as it was new (nothing to remember, which is when a keyed limiter may forget
-    /// it).
+    /// refused with `InsufficientCapacity`. `available() == capacity()` means the limiter
+    /// is as it was new, with nothing to remember: a keyed limiter forgets such keys.
     fn capacity(&self) -> u32;
 
     /// The clock the limiter reads.

@@ -16,7 +16,7 @@ use crate::sync::UnmodeledArc;
 /// trait.
 pub(crate) enum Timeline {
     Counter {
-        counter: quanta::Clock,
+        counter: &'static quanta::Clock,
         origin_raw: u64,
         origin: Instant,
     },
@@ -39,7 +39,11 @@ impl Timeline {
     /// The system's time, read from the CPU's counter where it is reliable (quanta falls
     /// back to the monotonic clock where it is not).
     pub(crate) fn system() -> Self {
-        let counter = quanta::Clock::new();
+        // One calibrated counter for the process, so that a limiter (one per key, in a
+        // keyed limiter) holds a reference rather than its own copy of the calibration.
+        // tidy: allow(std-path): std's OnceLock, which loom does not model, for a constant.
+        static COUNTER: std::sync::OnceLock<quanta::Clock> = std::sync::OnceLock::new();
+        let counter = COUNTER.get_or_init(quanta::Clock::new);
         Timeline::Counter {
             origin_raw: counter.raw(),
             origin: Instant::now(),

@@ -181,20 +181,8 @@ impl<C: Count> RateLimiter for Windowed<C> {
         if limiter::nothing_to_wait_for(n, self.limit, cancel)? {
             return Ok(());
         }
-        if !self.waiters.is_waited_on() {
-            match self.admit(n) {
-                Ok(()) => return Ok(()),
-                Err(ready) if deadline.is_some_and(|deadline| ready > deadline) => {
-                    let needed = ready.saturating_duration_since(self.time.clock().now());
-                    return Err(AcquireError::Timeout { needed });
-                }
-                Err(_) => {}
-            }
-        }
         self.waiters
-            .acquire(self.time.clock(), deadline, cancel, || {
-                self.admit(n).map_err(Some)
-            })
+            .admit_in_turn(self.time.clock(), deadline, cancel, || self.admit(n))
     }
 
     fn available(&self) -> u64 {

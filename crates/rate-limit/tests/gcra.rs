@@ -2,8 +2,7 @@
 
 mod common;
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Barrier};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::{sleepers, PATIENCE};
@@ -286,45 +285,7 @@ fn waits_are_served_in_the_order_they_began() {
     assert_eq!(*order.lock().unwrap(), [0, 1, 2]);
 }
 
-/// 1,000 calls a second for 2 s, four threads hammering: the calls admitted are the
-/// burst plus the rate times the time elapsed, within 2%.
 #[test]
 fn accurate_on_the_real_clock() {
-    let limiter = Arc::new(Gcra::new(Rate::per_second(1000), 50).unwrap());
-    let admitted = Arc::new(AtomicU64::new(0));
-    let start = Arc::new(Barrier::new(5));
-    let run = Duration::from_secs(2);
-    let threads: Vec<_> = (0..4)
-        .map(|_| {
-            let (limiter, admitted, start) = (
-                Arc::clone(&limiter),
-                Arc::clone(&admitted),
-                Arc::clone(&start),
-            );
-            std::thread::spawn(move || {
-                start.wait();
-                let began = Instant::now();
-                while began.elapsed() < run {
-                    if limiter.try_acquire().is_ok() {
-                        admitted.fetch_add(1, Ordering::Relaxed);
-                    }
-                }
-            })
-        })
-        .collect();
-    let began = Instant::now();
-    start.wait();
-    threads.into_iter().for_each(|t| t.join().unwrap());
-    let elapsed = began.elapsed();
-    let admitted = admitted.load(Ordering::Relaxed) as f64;
-    let most = 50.0 + 1000.0 * elapsed.as_secs_f64();
-    let least = 50.0 + 1000.0 * run.as_secs_f64();
-    assert!(
-        admitted <= most + 1.0,
-        "{admitted} admitted, at most {most} possible"
-    );
-    assert!(
-        admitted >= least * 0.98,
-        "{admitted} admitted, expected about {least}"
-    );
+    common::assert_accurate(Arc::new(Gcra::new(Rate::per_second(1000), 50).unwrap()));
 }

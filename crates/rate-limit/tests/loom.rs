@@ -93,3 +93,81 @@ fn a_released_permit_reaches_every_waiter() {
         assert_eq!(limit.available(), 1);
     });
 }
+
+/// Three threads race for a sharded token bucket's two tokens, one per shard, on a clock
+/// that stands still: exactly two get in, whichever shard each starts from.
+#[test]
+fn racing_takes_from_a_sharded_bucket_admit_exactly_the_burst() {
+    loom::model(|| {
+        let clock = ManualClock::new();
+        let bucket = rate_limit::TokenBucket::with_clock(Rate::per_second(1), 2, clock)
+            .unwrap()
+            .with_shards(2);
+        let bucket = Arc::new(bucket);
+        let racers: Vec<_> = (0..2)
+            .map(|_| {
+                let bucket = Arc::clone(&bucket);
+                thread::spawn(move || usize::from(bucket.try_acquire().is_ok()))
+            })
+            .collect();
+        let mine = usize::from(bucket.try_acquire().is_ok());
+        let admitted = mine + racers.into_iter().map(|r| r.join().unwrap()).sum::<usize>();
+        assert_eq!(admitted, 2);
+        assert_eq!(bucket.available(), 0);
+    });
+}
+
+/// A call gathering two tokens from two shards races a call taking one: never more than
+/// the burst is admitted, and what a refused gather took comes back — admitted plus
+/// available is the burst.
+#[test]
+fn a_refused_gather_gives_back_everything_it_took() {
+    loom::model(|| {
+        let clock = ManualClock::new();
+        let bucket = rate_limit::TokenBucket::with_clock(Rate::per_second(1), 2, clock)
+            .unwrap()
+            .with_shards(2);
+        let bucket = Arc::new(bucket);
+        let single = {
+            let bucket = Arc::clone(&bucket);
+            thread::spawn(move || u64::from(bucket.try_acquire().is_ok()))
+        };
+        let pair = if bucket.try_acquire_n(2).is_ok() {
+            2
+        } else {
+            0
+        };
+        let admitted = pair + single.join().unwrap();
+        assert!(admitted <= 2, "{admitted} admitted from a burst of 2");
+        assert_eq!(admitted + bucket.available(), 2);
+    });
+}
+
+/// Two threads race for an adaptive limit of one: exactly one gets the permit. Then a
+/// call blocks behind the winner's permit, and the winner's success (which also raises
+/// the limit) wakes it, whether it had parked yet or not.
+#[test]
+fn an_adaptive_limit_of_one_admits_one_and_a_release_wakes_the_waiter() {
+    loom::model(|| {
+        let aimd = rate_limit::Aimd::default().initial_limit(1).max_limit(1);
+        let limit = rate_limit::AdaptiveLimit::with_clock(aimd, ManualClock::new()).unwrap();
+        let racer = {
+            let limit = limit.clone();
+            thread::spawn(move || limit.try_acquire())
+        };
+        let mine = limit.try_acquire();
+        let theirs = racer.join().unwrap();
+        assert!(
+            mine.is_some() ^ theirs.is_some(),
+            "exactly one permit of one"
+        );
+        let held = mine.or(theirs).unwrap();
+        let waiter = {
+            let limit = limit.clone();
+            thread::spawn(move || limit.acquire().ignore())
+        };
+        held.success();
+        waiter.join().unwrap();
+        assert_eq!((limit.in_flight(), limit.limit()), (0, 1));
+    });
+}

@@ -7,8 +7,8 @@
 //!
 //! The two backends expose the same API, which is where they differ from `std`:
 //!
-//! * [`Mutex::lock`] returns the guard directly: a panic while holding the lock does not
-//!   poison it for everybody else (the data structures in this workspace restore their
+//! * [`Mutex::lock`] (and [`RwLock::read`] and [`RwLock::write`]) return the guard
+//!   directly: a panic while holding the lock does not poison it for everybody else (the data structures in this workspace restore their
 //!   invariants before anything that can panic runs).
 //! * [`Condvar::wait`] and [`Condvar::wait_timeout`] likewise return the guard directly.
 //! * [`UnsafeCell`] has loom's closure-based access, [`UnsafeCell::with`] and
@@ -34,7 +34,10 @@ mod imp;
 #[path = "std.rs"]
 mod imp;
 
-pub use imp::{thread_local, Arc, Condvar, Mutex, MutexGuard, Parker, UnsafeCell};
+pub use imp::{
+    thread_local, Arc, Condvar, Mutex, MutexGuard, Parker, RwLock, RwLockReadGuard,
+    RwLockWriteGuard, UnsafeCell,
+};
 
 /// `std::sync::Arc` in every build, for immutable values that loom need not model, such
 /// as a shared `dyn` [`Clock`](crate::Clock).

@@ -4,7 +4,7 @@ use std::fmt;
 use std::sync::PoisonError;
 use std::time::Duration;
 
-pub use std::sync::{Arc, MutexGuard};
+pub use std::sync::{Arc, MutexGuard, RwLockReadGuard, RwLockWriteGuard};
 pub use std::thread_local;
 
 pub(super) mod atomic {
@@ -173,5 +173,35 @@ impl<T> UnsafeCell<T> {
 impl<T> fmt::Debug for UnsafeCell<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("UnsafeCell { .. }")
+    }
+}
+
+/// A reader-writer lock whose [`read`](RwLock::read) and [`write`](RwLock::write) ignore
+/// poisoning, as [`Mutex`]'s `lock` does.
+#[derive(Default)]
+pub struct RwLock<T: ?Sized>(std::sync::RwLock<T>);
+
+impl<T> RwLock<T> {
+    /// Creates an unlocked lock holding `value`.
+    pub fn new(value: T) -> Self {
+        RwLock(std::sync::RwLock::new(value))
+    }
+}
+
+impl<T: ?Sized> RwLock<T> {
+    /// Blocks until the lock is held shared, and returns its guard.
+    pub fn read(&self) -> RwLockReadGuard<'_, T> {
+        self.0.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Blocks until the lock is held alone, and returns its guard.
+    pub fn write(&self) -> RwLockWriteGuard<'_, T> {
+        self.0.write().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl<T: ?Sized> fmt::Debug for RwLock<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("RwLock { .. }")
     }
 }

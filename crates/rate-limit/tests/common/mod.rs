@@ -1,8 +1,11 @@
 //! What the rate-limit tests share.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
 use patterns_core::ManualClock;
+use rate_limit::RateLimiter;
 
 /// How long a test waits for something that should happen at once: generous, so a
 /// loaded machine does not fail it.
@@ -18,4 +21,47 @@ pub(crate) fn sleepers(clock: &ManualClock, n: usize) {
         );
         std::thread::yield_now();
     }
+}
+
+/// 1,000 calls a second with a burst of 50, for 2 s, four threads hammering `limiter`:
+/// the calls admitted are the burst plus the rate times the time elapsed, within 2%.
+#[allow(dead_code)] // not every test binary checks the real clock
+pub(crate) fn assert_accurate(limiter: Arc<dyn RateLimiter>) {
+    assert_eq!(limiter.capacity(), 50, "the check assumes a burst of 50");
+    let admitted = Arc::new(AtomicU64::new(0));
+    let start = Arc::new(Barrier::new(5));
+    let run = Duration::from_secs(2);
+    let threads: Vec<_> = (0..4)
+        .map(|_| {
+            let (limiter, admitted, start) = (
+                Arc::clone(&limiter),
+                Arc::clone(&admitted),
+                Arc::clone(&start),
+            );
+            std::thread::spawn(move || {
+                start.wait();
+                let began = Instant::now();
+                while began.elapsed() < run {
+                    if limiter.try_acquire().is_ok() {
+                        admitted.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            })
+        })
+        .collect();
+    let began = Instant::now();
+    start.wait();
+    threads.into_iter().for_each(|t| t.join().unwrap());
+    let elapsed = began.elapsed();
+    let admitted = admitted.load(Ordering::Relaxed) as f64;
+    let most = 50.0 + 1000.0 * elapsed.as_secs_f64();
+    let least = 50.0 + 1000.0 * run.as_secs_f64();
+    assert!(
+        admitted <= most + 1.0,
+        "{admitted} admitted, at most {most} possible"
+    );
+    assert!(
+        admitted >= least * 0.98,
+        "{admitted} admitted, expected about {least}"
+    );
 }
