@@ -6,11 +6,15 @@
 //! [`Clock`](patterns_core::Clock), so every limiter runs on a
 //! [`ManualClock`](patterns_core::ManualClock) in tests and nothing needs a real sleep.
 //!
-//! This release has [`Gcra`], a token bucket of `burst` calls refilled at a [`Rate`] kept
-//! in one atomic word (governor's algorithm), and three windows of `limit` calls:
-//! [`FixedWindow`], [`SlidingWindowLog`] (exact) and [`SlidingWindowCounter`] (two
-//! counters, weighted). [`ConcurrencyLimit`] bounds calls in flight instead of calls per
-//! second, with RAII [`Permit`]s.
+//! The algorithms: [`Gcra`], a token bucket of `burst` calls refilled at a [`Rate`] kept
+//! in one atomic word (governor's); [`TokenBucket`], the same bucket split into per-core
+//! shards so that many threads do not write one cache line; [`LeakyBucket`], an even
+//! pace with no burst; and three windows of `limit` calls: [`FixedWindow`],
+//! [`SlidingWindowLog`] (exact) and [`SlidingWindowCounter`] (two counters, weighted).
+//! [`Keyed`] keeps one limiter per key within a cap on the keys it holds.
+//! [`ConcurrencyLimit`] bounds calls in flight instead of calls per second, with RAII
+//! [`Permit`]s, and [`AdaptiveLimit`] moves that bound with what the calls report (AIMD
+//! or a latency gradient).
 //!
 //! ```
 //! use rate_limit::{Gcra, Rate, RateLimiter};
@@ -25,10 +29,12 @@
 //!
 //! See [`RateLimiter`]: a new limiter is full; `try_` calls are all-or-nothing; `n == 0`
 //! passes and `n` above the burst is an error, never a wait; blocking calls are served in
-//! the order they began (GCRA reserves ahead; the windows queue, refusing `try_` calls
-//! while anyone waits); a wait that would pass its deadline fails at once, and a
-//! cancelled one gives back what it set aside; a clock that steps back counts as no
-//! time. Zero rates and bursts are [`ConfigError`]s when a limiter is built.
+//! the order they began (GCRA and the leaky bucket reserve ahead; the token bucket and
+//! the windows queue, refusing `try_` calls while anyone waits); a wait that would pass
+//! its deadline fails at once, and a cancelled one gives back what it set aside; a clock
+//! that steps back counts as no time. [`TokenBucket`] never admits more than an exact
+//! bucket would, and may admit a little less. Bad settings are [`ConfigError`]s when a
+//! limiter is built.
 
 mod adaptive;
 mod bucket;
