@@ -134,7 +134,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                             std::thread::sleep(wait);
                             continue;
                         }
-                        (host, queues[host].pages.pop_front().expect("a host with pages"))
+                        (
+                            host,
+                            queues[host].pages.pop_front().expect("a host with pages"),
+                        )
                     };
                     match per_host.try_acquire(&hosts[host]) {
                         Ok(()) => {

@@ -23,6 +23,10 @@ use crate::timeline::Timeline;
 /// [`available`](RateLimiter::available) is `u32::MAX` when the bucket has drained (any
 /// one call passes) and 0 while it has not.
 ///
+/// Time nobody uses is lost: the bucket never catches up, so a caller that asks late
+/// (even one descheduled for a moment) gets fewer calls in a second than the rate. Use
+/// [`Gcra`](crate::Gcra) with a small burst to absorb such jitter.
+///
 /// Blocking calls reserve their place at once, in the order they begin, and sleep until
 /// it comes, so they leave exactly one interval apart; a cancelled wait gives its place
 /// back. State: one atomic timestamp (GCRA with no tolerance: the "virtual scheduling"

@@ -9,7 +9,7 @@ use patterns_core::{CancelToken, Clock};
 use crate::error::{AcquireError, ConfigError, Denied, TryAcquireError};
 use crate::fifo::Fifo;
 use crate::limiter::{self, RateLimiter};
-use crate::sync::Mutex;
+use crate::sync::{Mutex, MutexGuard};
 use crate::timeline::Timeline;
 
 /// How one window algorithm counts: the part that differs between [`FixedWindow`],
@@ -48,12 +48,19 @@ pub trait Count: Send + fmt::Debug + 'static {
 /// calls are refused (their `retry_after` is then a lower bound), so that the first
 /// waiter is not starved.
 pub struct Windowed<C> {
-    count: Mutex<C>,
+    count: Mutex<Counted<C>>,
     limit: u32,
     /// The window, in nanoseconds.
     window: u64,
     waiters: Fifo,
     time: Timeline,
+}
+
+/// A count and the latest time it was read at.
+#[derive(Debug)]
+struct Counted<C> {
+    count: C,
+    latest: u64,
 }
 
 /// At most `limit` calls per fixed window: the simplest count, one counter and the
@@ -73,7 +80,7 @@ pub type SlidingWindowCounter = Windowed<Counter>;
 impl<C: Count> fmt::Debug for Windowed<C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Windowed")
-            .field("count", &*self.count.lock())
+            .field("count", &self.count.lock().count)
             .field("limit", &self.limit)
             .field("window", &Duration::from_nanos(self.window))
             .finish_non_exhaustive()
@@ -90,7 +97,7 @@ impl<C: Count> Windowed<C> {
             return Err(ConfigError::ZeroRate);
         }
         Ok(Windowed {
-            count: Mutex::new(count),
+            count: Mutex::new(Counted { count, latest: 0 }),
             limit,
             window,
             waiters: Fifo::default(),
@@ -101,11 +108,22 @@ impl<C: Count> Windowed<C> {
     /// Admits `n` now, or says when they would fit: the instant on the clock, measured
     /// from the same reading of the time as the refusal.
     fn admit(&self, n: u32) -> Result<(), Instant> {
-        let now = self.time.now();
-        self.count
-            .lock()
+        let (mut held, now) = self.lock();
+        held.count
             .admit(now, n, self.limit, self.window)
             .map_err(|wait| self.time.instant(now.saturating_add(wait)))
+    }
+
+    /// The count, and the time to use with it: read under its lock, and never before a
+    /// time it was used with already. A time read before the lock could be older than
+    /// one another call used meanwhile, and a count given it would roll back — the
+    /// counter's previous window forgotten, a log's entry expiring early — and admit too
+    /// much (four threads on two cores saw 20% over the limit).
+    fn lock(&self) -> (MutexGuard<'_, Counted<C>>, u64) {
+        let mut held = self.count.lock();
+        let now = self.time.now().max(held.latest);
+        held.latest = now;
+        (held, now)
     }
 }
 
@@ -164,8 +182,8 @@ impl<C: Count> RateLimiter for Windowed<C> {
         if self.waiters.is_waited_on() {
             // The first waiter's turn: refuse, with how long this call would wait alone
             // (a lower bound, then).
-            let now = self.time.now();
-            let alone = self.count.lock().wait(now, n, self.limit, self.window);
+            let (mut held, now) = self.lock();
+            let alone = held.count.wait(now, n, self.limit, self.window);
             return Err(refused(Duration::from_nanos(alone.max(1))));
         }
         self.admit(n)
@@ -189,8 +207,8 @@ impl<C: Count> RateLimiter for Windowed<C> {
         if self.waiters.is_waited_on() {
             return 0;
         }
-        let now = self.time.now();
-        self.count.lock().available(now, self.limit, self.window)
+        let (mut held, now) = self.lock();
+        held.count.available(now, self.limit, self.window)
     }
 
     fn capacity(&self) -> u32 {

@@ -198,7 +198,7 @@ fn a_token_bucket_s_timeout_and_cancel_return_at_once() {
 fn a_token_bucket_is_accurate_on_the_real_clock() {
     let bucket = TokenBucket::new(Rate::per_second(1000), 50).unwrap();
     assert!(bucket.shards() > 1, "the check is for a sharded bucket");
-    common::assert_accurate(Arc::new(bucket));
+    common::assert_accurate(Arc::new(bucket), 50, 50.0);
 }
 
 /// What a sequence of steps does: advance the clock by some milliseconds, then ask for

@@ -287,5 +287,9 @@ fn waits_are_served_in_the_order_they_began() {
 
 #[test]
 fn accurate_on_the_real_clock() {
-    common::assert_accurate(Arc::new(Gcra::new(Rate::per_second(1000), 50).unwrap()));
+    common::assert_accurate(
+        Arc::new(Gcra::new(Rate::per_second(1000), 50).unwrap()),
+        50,
+        50.0,
+    );
 }

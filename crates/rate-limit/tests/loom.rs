@@ -171,3 +171,35 @@ fn an_adaptive_limit_of_one_admits_one_and_a_release_wakes_the_waiter() {
         assert_eq!((limit.in_flight(), limit.limit()), (0, 1));
     });
 }
+
+/// A call that read the time before another call moved the count on must not roll the
+/// count back: a sliding-window counter of one call per second, a call racing the clock
+/// across two windows, and then two calls in the new window — at most one of them gets
+/// in. (Reading the time before the count's lock let the racing call roll the counter
+/// back to its stale window, forgetting the new one's call: both got in.)
+#[test]
+fn a_stale_time_never_rolls_a_window_back() {
+    loom::model(|| {
+        let clock = ManualClock::new();
+        let limiter =
+            rate_limit::SlidingWindowCounter::with_clock(1, Duration::from_secs(1), clock.clone())
+                .unwrap();
+        let limiter = Arc::new(limiter);
+        limiter.try_acquire().unwrap();
+        clock.advance(Duration::from_millis(500));
+        let racer = {
+            let limiter = Arc::clone(&limiter);
+            thread::spawn(move || {
+                let _ = limiter.try_acquire();
+            })
+        };
+        clock.advance(Duration::from_millis(1500)); // into window 2: nothing to weigh
+        let first = limiter.try_acquire().is_ok();
+        racer.join().unwrap();
+        let second = limiter.try_acquire().is_ok();
+        assert!(
+            !(first && second),
+            "two calls in one window of a limit of one"
+        );
+    });
+}
