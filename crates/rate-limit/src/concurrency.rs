@@ -161,24 +161,9 @@ impl ConcurrencyLimit {
         deadline: Option<Instant>,
         cancel: Option<&CancelToken>,
     ) -> Result<Permit, AcquireError> {
-        if cancel.is_some_and(CancelToken::is_cancelled) {
-            return Err(AcquireError::Cancelled);
-        }
-        if let Some(permit) = self.try_acquire() {
-            return Ok(permit);
-        }
-        let mut taken = None;
         self.shared
             .waiters
-            .acquire(self.shared.time.clock(), deadline, cancel, || {
-                taken = self.take();
-                if taken.is_some() {
-                    Ok(())
-                } else {
-                    Err(None)
-                }
-            })?;
-        Ok(taken.expect("the wait ended admitted, with a permit"))
+            .take_in_turn(self.shared.time.clock(), deadline, cancel, || self.take())
     }
 
     /// Takes a free permit, if there is one.

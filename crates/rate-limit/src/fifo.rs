@@ -108,6 +108,37 @@ impl Fifo {
         self.acquire(clock, deadline, cancel, || admit().map_err(Some))
     }
 
+    /// A blocking call for the limits that hand out permits: `take` at once when nobody
+    /// waits, otherwise in turn, as [`acquire`](Fifo::acquire), until `take` gives a
+    /// permit (each release wakes the front with [`wake_front`](Fifo::wake_front)).
+    ///
+    /// # Errors
+    ///
+    /// [`AcquireError::Cancelled`] at once if `cancel` has fired; as
+    /// [`acquire`](Fifo::acquire).
+    pub(crate) fn take_in_turn<P>(
+        &self,
+        clock: &dyn Clock,
+        deadline: Option<Instant>,
+        cancel: Option<&CancelToken>,
+        mut take: impl FnMut() -> Option<P>,
+    ) -> Result<P, AcquireError> {
+        if cancel.is_some_and(CancelToken::is_cancelled) {
+            return Err(AcquireError::Cancelled);
+        }
+        if !self.is_waited_on() {
+            if let Some(permit) = take() {
+                return Ok(permit);
+            }
+        }
+        let mut taken = None;
+        self.acquire(clock, deadline, cancel, || {
+            taken = take();
+            taken.as_ref().map(|_| ()).ok_or(None)
+        })?;
+        Ok(taken.expect("the wait ended admitted, with a permit"))
+    }
+
     /// Wakes the call at the front of the queue, if any, to try again: for a release of
     /// what it waits for.
     ///

@@ -74,26 +74,7 @@ impl Default for Gradient {
 }
 
 impl Gradient {
-    /// The limit to start from, within `[min_limit, max_limit]`.
-    #[must_use]
-    pub fn initial_limit(mut self, initial: usize) -> Self {
-        self.initial = initial;
-        self
-    }
-
-    /// The lowest the limit falls to: at least 1.
-    #[must_use]
-    pub fn min_limit(mut self, min: usize) -> Self {
-        self.min = min;
-        self
-    }
-
-    /// The highest the limit grows to: at least `min_limit`.
-    #[must_use]
-    pub fn max_limit(mut self, max: usize) -> Self {
-        self.max = max;
-        self
-    }
+    limit_range_setters!();
 
     /// What part of the way to its new estimate the limit moves per window: above 0, at
     /// most 1 (1 moves all the way).

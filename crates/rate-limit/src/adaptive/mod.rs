@@ -7,6 +7,33 @@
 //!
 //! [`ConcurrencyLimit`]: crate::ConcurrencyLimit
 
+/// The setters both algorithms share: where the limit starts and the range it moves in
+/// (fields `initial`, `min` and `max`).
+macro_rules! limit_range_setters {
+    () => {
+        /// The limit to start from, within `[min_limit, max_limit]`.
+        #[must_use]
+        pub fn initial_limit(mut self, initial: usize) -> Self {
+            self.initial = initial;
+            self
+        }
+
+        /// The lowest the limit falls to: at least 1.
+        #[must_use]
+        pub fn min_limit(mut self, min: usize) -> Self {
+            self.min = min;
+            self
+        }
+
+        /// The highest the limit grows to: at least `min_limit`.
+        #[must_use]
+        pub fn max_limit(mut self, max: usize) -> Self {
+            self.max = max;
+            self
+        }
+    };
+}
+
 mod aimd;
 mod gradient;
 
@@ -394,24 +421,9 @@ impl AdaptiveLimit {
         deadline: Option<Instant>,
         cancel: Option<&CancelToken>,
     ) -> Result<AdaptivePermit, AcquireError> {
-        if cancel.is_some_and(CancelToken::is_cancelled) {
-            return Err(AcquireError::Cancelled);
-        }
-        if let Some(permit) = self.try_acquire() {
-            return Ok(permit);
-        }
-        let mut taken = None;
         self.shared
             .waiters
-            .acquire(self.shared.time.clock(), deadline, cancel, || {
-                taken = self.take();
-                if taken.is_some() {
-                    Ok(())
-                } else {
-                    Err(None)
-                }
-            })?;
-        Ok(taken.expect("the wait ended admitted, with a permit"))
+            .take_in_turn(self.shared.time.clock(), deadline, cancel, || self.take())
     }
 
     /// Takes a place in flight if the limit has room.
