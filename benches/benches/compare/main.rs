@@ -10,6 +10,7 @@ mod bounded_buffer;
 mod core;
 mod pipeline;
 mod rate_limit;
+mod rate_limit_redis;
 mod support;
 mod worker_pool;
 
@@ -19,6 +20,7 @@ criterion_group!(
     bounded_buffer::bench_all,
     worker_pool::bench_all,
     pipeline::bench_all,
-    rate_limit::bench_all
+    rate_limit::bench_all,
+    rate_limit_redis::bench_all
 );
 criterion_main!(benches);
