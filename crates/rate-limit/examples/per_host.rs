@@ -15,6 +15,7 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
+use patterns_core::{Clock, SystemClock};
 use rate_limit::{Gcra, Keyed, Rate};
 
 /// Pages per host: skewed, as a crawl's frontier is.
@@ -128,10 +129,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                         let Some((host, due)) = next_host(&queues) else {
                             break;
                         };
-                        let wait = due.saturating_duration_since(Instant::now());
-                        if !wait.is_zero() {
+                        if due > Instant::now() {
                             drop(queues);
-                            std::thread::sleep(wait);
+                            SystemClock.sleep_until(due);
                             continue;
                         }
                         (

@@ -359,6 +359,7 @@ impl Shard {
 /// Four shards per core: enough that threads oversubscribing the cores mostly have a
 /// shard each.
 fn default_shards() -> usize {
+    // tidy: allow(std-path): a count of cores, read once, which loom need not model.
     std::thread::available_parallelism().map_or(1, |cores| cores.get() * 4)
 }
 

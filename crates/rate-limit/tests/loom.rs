@@ -94,8 +94,10 @@ fn a_released_permit_reaches_every_waiter() {
     });
 }
 
-/// Three threads race for a sharded token bucket's two tokens, one per shard, on a clock
-/// that stands still: exactly two get in, whichever shard each starts from.
+/// Two threads race for a sharded token bucket's two tokens, one per shard, on a clock
+/// that stands still: one asks twice (its second call must gather from the other
+/// shard), the other once; exactly two get in, whichever shard each starts from. (Three
+/// threads trip a known assertion inside loom, tokio-rs/loom#252.)
 #[test]
 fn racing_takes_from_a_sharded_bucket_admit_exactly_the_burst() {
     loom::model(|| {
@@ -104,14 +106,12 @@ fn racing_takes_from_a_sharded_bucket_admit_exactly_the_burst() {
             .unwrap()
             .with_shards(2);
         let bucket = Arc::new(bucket);
-        let racers: Vec<_> = (0..2)
-            .map(|_| {
-                let bucket = Arc::clone(&bucket);
-                thread::spawn(move || usize::from(bucket.try_acquire().is_ok()))
-            })
-            .collect();
+        let racer = {
+            let bucket = Arc::clone(&bucket);
+            thread::spawn(move || (0..2).filter(|_| bucket.try_acquire().is_ok()).count())
+        };
         let mine = usize::from(bucket.try_acquire().is_ok());
-        let admitted = mine + racers.into_iter().map(|r| r.join().unwrap()).sum::<usize>();
+        let admitted = mine + racer.join().unwrap();
         assert_eq!(admitted, 2);
         assert_eq!(bucket.available(), 0);
     });
