@@ -3,8 +3,7 @@
 use std::time::Duration;
 
 use patterns_core::sync::Arc;
-use patterns_core::SystemClock;
-use rate_limit::{ConfigError, Gcra, Rate};
+use rate_limit::{ConfigError, Rate};
 
 use crate::keyed::RedisKeyed;
 use crate::limiter::RedisGcra;
@@ -141,9 +140,12 @@ impl Builder {
     }
 
     fn shared(self) -> Result<Arc<Shared>, ConfigError> {
-        // `Rate` shows whether it is zero only to its own crate, so a local GCRA checks
-        // the rate and the burst exactly as it would.
-        Gcra::with_clock(self.rate, self.burst, SystemClock)?;
+        if self.rate.is_zero() {
+            return Err(ConfigError::ZeroRate);
+        }
+        if self.burst == 0 {
+            return Err(ConfigError::ZeroBurst);
+        }
         let interval = u64::try_from(self.rate.interval().as_nanos())
             .unwrap_or(u64::MAX)
             .clamp(1, MAX_TOLERANCE / u64::from(self.burst));

@@ -2,8 +2,7 @@
 
 use std::time::Duration;
 
-use patterns_core::ManualClock;
-use rate_limit::{AcquireError, Denied, Gcra, Rate, RateLimiter, TryAcquireError};
+use rate_limit::{AcquireError, Denied, TryAcquireError};
 
 /// A check or wait of the typed methods ([`RedisGcra::check_n`](crate::RedisGcra::check_n),
 /// [`RedisGcra::wait_n_until`](crate::RedisGcra::wait_n_until) and their
@@ -101,21 +100,9 @@ impl From<AcquireError> for RedisLimitError {
     }
 }
 
-/// A [`Denied`] saying `retry_after` (at least 1 ns).
-///
-/// `rate-limit` keeps `Denied`'s constructor to itself, so one is obtained the way any
-/// caller can: a local GCRA with a burst of 1 and one call per `retry_after`, on a clock
-/// that stands still, refuses its second call with exactly that wait. It costs two small
-/// allocations, nothing beside the network round trip that every refusal follows.
+/// A [`Denied`] saying `retry_after`, at least 1 ns: a refusal always has a wait.
 pub(crate) fn denied(retry_after: Duration) -> Denied {
-    let rate = Rate::per(retry_after.max(Duration::from_nanos(1)));
-    let once = Gcra::with_clock(rate, 1, ManualClock::new())
-        .expect("a rate of one call per nonzero period, with a burst of 1, is valid");
-    let _ = once.try_acquire();
-    match once.try_acquire() {
-        Err(denied) => denied,
-        Ok(()) => unreachable!("a burst of 1 on a clock that stands still admits one call"),
-    }
+    Denied::new(retry_after.max(Duration::from_nanos(1)))
 }
 
 #[cfg(test)]

@@ -11,10 +11,15 @@ pub struct Denied {
 }
 
 impl Denied {
+    /// A refusal saying to retry after `retry_after`: for limiters written outside this
+    /// crate, implementing [`RateLimiter`](crate::RateLimiter).
+    #[must_use]
+    pub const fn new(retry_after: Duration) -> Denied {
+        Denied { retry_after }
+    }
+
     pub(crate) fn after(nanos: u64) -> Denied {
-        Denied {
-            retry_after: Duration::from_nanos(nanos),
-        }
+        Denied::new(Duration::from_nanos(nanos))
     }
 
     /// How long until the same call would be admitted, if nothing else is admitted

@@ -57,7 +57,10 @@ impl Rate {
         Duration::from_nanos(self.interval_nanos().max(1))
     }
 
-    pub(crate) fn is_zero(&self) -> bool {
+    /// True for a rate of no calls, or over an empty period: one no limiter can be built
+    /// with ([`ConfigError::ZeroRate`](crate::ConfigError::ZeroRate)).
+    #[must_use]
+    pub const fn is_zero(&self) -> bool {
         self.count == 0 || self.period.is_zero()
     }
 
