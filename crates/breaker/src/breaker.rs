@@ -1,0 +1,708 @@
+//! The circuit breaker: its state word, its transitions, and the permits it hands out.
+
+use std::fmt;
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
+use std::time::Duration;
+
+use crossbeam_utils::CachePadded;
+
+use crate::config::{Builder, Config, WindowKind};
+use crate::error::{BreakerError, Rejected, TransitionError};
+use crate::event::Event;
+use crate::metrics::Metrics;
+use crate::state::{self, State};
+use crate::sync::atomic::{AtomicU64, Ordering};
+use crate::sync::{Arc, Mutex};
+use crate::timeline::Timeline;
+use crate::window::{home_index, Outcome, Stripe, Tally};
+
+/// A circuit breaker: calls to a dependency pass while it is healthy, and are refused at
+/// once, without running, while it is not.
+///
+/// Build one with [`CircuitBreaker::builder`]. Clones share one breaker. See the [crate
+/// documentation](crate) for the states, the guarantees and an example.
+#[derive(Clone)]
+pub struct CircuitBreaker {
+    inner: Arc<Inner>,
+}
+
+/// What the fast path reads: the state word and, beside it, what a refusal or a calm
+/// success needs. Written only by transitions (and `calm` once per episode and epoch),
+/// so it stays in every core's cache.
+#[derive(Debug)]
+struct Hot {
+    /// `generation << 3 | state`: see `state.rs`. Stored only under `control`'s lock.
+    word: AtomicU64,
+    /// While open: the last instant (nanoseconds on the timeline) still inside the wait.
+    open_until: AtomicU64,
+    /// `(generation << 32) | epoch` (both truncated to 32 bits) of the last evaluation
+    /// that found the window past its minimum and under both thresholds: while it still
+    /// matches, a fast success cannot raise either rate and skips the evaluation.
+    calm: AtomicU64,
+}
+
+pub(crate) struct Inner {
+    hot: CachePadded<Hot>,
+    stripes: Box<[CachePadded<Stripe>]>,
+    control: Mutex<Control>,
+    config: Config,
+    timeline: Timeline,
+}
+
+/// What transitions and half-open episodes need, behind one lock.
+#[derive(Debug, Default)]
+struct Control {
+    /// Openings since the breaker was last closed: the backoff's exponent.
+    openings: u32,
+    /// When the current half-open episode began.
+    half_open_since: u64,
+    /// Trial permits out or recorded in this episode (a returned permit gives its slot
+    /// back).
+    issued: u32,
+    /// Trial results in, of which failed and slow.
+    trials: Tally,
+}
+
+/// An admitted call not yet recorded: the episode it belongs to and when it began.
+#[derive(Debug, Clone, Copy)]
+struct Ticket {
+    word: u64,
+    start: u64,
+}
+
+impl CircuitBreaker {
+    /// A builder with resilience4j's defaults (see [`Builder`]).
+    #[must_use]
+    pub fn builder() -> Builder {
+        Builder::default()
+    }
+
+    pub(crate) fn from_config(config: Config, timeline: Timeline) -> CircuitBreaker {
+        let stripes = (0..config.stripes)
+            .map(|_| Stripe::new(config.window))
+            .collect();
+        CircuitBreaker {
+            inner: Arc::new(Inner {
+                hot: CachePadded::new(Hot {
+                    word: AtomicU64::new(State::Closed.code()),
+                    open_until: AtomicU64::new(0),
+                    calm: AtomicU64::new(u64::MAX),
+                }),
+                stripes,
+                control: Mutex::new(Control::default()),
+                config,
+                timeline,
+            }),
+        }
+    }
+
+    /// The breaker's name.
+    #[must_use]
+    pub fn name(&self) -> &str {
+        &self.inner.config.name
+    }
+
+    /// Runs `f` if the breaker admits a call, and records its result: `Ok` is a success,
+    /// an `Err` a failure unless a [`record_error`](Builder::record_error) classifier
+    /// ignores it. A panic in `f` is recorded as a failure and resumed; a panic in the
+    /// classifier ignores the call and propagates.
+    ///
+    /// # Errors
+    ///
+    /// [`BreakerError::Rejected`] without running `f` when the breaker is open, forced
+    /// open, or half-open with every trial out; [`BreakerError::Inner`] with `f`'s error.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use breaker::{BreakerError, CircuitBreaker, Window};
+    ///
+    /// let breaker = CircuitBreaker::builder()
+    ///     .sliding_window(Window::Count(2))
+    ///     .build()
+    ///     .unwrap();
+    /// assert_eq!(breaker.call(|| Ok::<_, ()>(1)), Ok(1));
+    /// assert_eq!(breaker.call(|| Err::<(), _>("down")), Err(BreakerError::Inner("down")));
+    /// // 1 failure in 2 calls: 50%, the threshold. The breaker is open.
+    /// assert!(breaker.call(|| Ok::<_, ()>(2)).unwrap_err().is_rejected());
+    /// ```
+    #[inline]
+    pub fn call<T, E: 'static>(
+        &self,
+        f: impl FnOnce() -> Result<T, E>,
+    ) -> Result<T, BreakerError<E>> {
+        let inner = &*self.inner;
+        let guard = Guard {
+            inner,
+            ticket: Some(inner.acquire()?),
+        };
+        match catch_unwind(AssertUnwindSafe(f)) {
+            Ok(Ok(value)) => {
+                guard.finish(Outcome::Success);
+                Ok(value)
+            }
+            Ok(Err(error)) => {
+                let failure =
+                    inner.config.classifiers.is_empty() || inner.config.is_failure(&error);
+                guard.finish(if failure {
+                    Outcome::Failure
+                } else {
+                    Outcome::Ignored
+                });
+                Err(BreakerError::Inner(error))
+            }
+            Err(panic) => {
+                guard.finish(Outcome::Failure);
+                resume_unwind(panic)
+            }
+        }
+    }
+
+    /// As [`call`](CircuitBreaker::call), with `fallback` producing the value instead
+    /// when the call is refused or fails.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use breaker::CircuitBreaker;
+    ///
+    /// let breaker = CircuitBreaker::builder().build().unwrap();
+    /// let price = breaker.call_with_fallback(|| Err::<u32, _>("timeout"), |_| 0);
+    /// assert_eq!(price, 0);
+    /// ```
+    pub fn call_with_fallback<T, E: 'static>(
+        &self,
+        f: impl FnOnce() -> Result<T, E>,
+        fallback: impl FnOnce(BreakerError<E>) -> T,
+    ) -> T {
+        self.call(f).unwrap_or_else(fallback)
+    }
+
+    /// Asks for one call's permit, for code that cannot be wrapped in a closure: report
+    /// its result with [`Permit::success`], [`Permit::failure`] or [`Permit::ignore`].
+    /// The call's duration runs from here to that report. A permit dropped without a
+    /// report counts as ignored (and gives its half-open slot back).
+    ///
+    /// # Errors
+    ///
+    /// [`Rejected`] when the breaker is open, forced open, or half-open with every trial
+    /// out.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use breaker::CircuitBreaker;
+    ///
+    /// let breaker = CircuitBreaker::builder().build().unwrap();
+    /// let permit = breaker.try_acquire().unwrap();
+    /// // … the call …
+    /// permit.success();
+    /// assert_eq!(breaker.metrics().successes, 1);
+    /// ```
+    pub fn try_acquire(&self) -> Result<Permit<'_>, Rejected> {
+        let inner = &*self.inner;
+        Ok(Permit {
+            guard: Guard {
+                inner,
+                ticket: Some(inner.acquire()?),
+            },
+        })
+    }
+
+    /// The current state.
+    ///
+    /// Timed moves happen when a call arrives: an open breaker whose wait has passed
+    /// reads [`State::Open`] until the next call makes it half-open.
+    #[must_use]
+    pub fn state(&self) -> State {
+        State::from_code(state::code(self.inner.hot.word.load(Ordering::Acquire)))
+    }
+
+    /// Closes the breaker (a new, empty window).
+    ///
+    /// # Errors
+    ///
+    /// [`TransitionError`] if it is already closed.
+    pub fn transition_to_closed(&self) -> Result<(), TransitionError> {
+        self.inner.transition_to(State::Closed)
+    }
+
+    /// Opens the breaker, for the open wait the backoff gives next.
+    ///
+    /// # Errors
+    ///
+    /// [`TransitionError`] if it is already open.
+    pub fn transition_to_open(&self) -> Result<(), TransitionError> {
+        self.inner.transition_to(State::Open)
+    }
+
+    /// Starts a half-open episode now, without waiting for the open wait to pass.
+    ///
+    /// # Errors
+    ///
+    /// [`TransitionError`] unless the breaker is open.
+    pub fn transition_to_half_open(&self) -> Result<(), TransitionError> {
+        self.inner.transition_to(State::HalfOpen)
+    }
+
+    /// Disables the breaker: every call passes, nothing is recorded or emitted.
+    ///
+    /// # Errors
+    ///
+    /// [`TransitionError`] if it is already disabled.
+    pub fn transition_to_disabled(&self) -> Result<(), TransitionError> {
+        self.inner.transition_to(State::Disabled)
+    }
+
+    /// Forces the breaker open: every call is refused until another manual transition.
+    ///
+    /// # Errors
+    ///
+    /// [`TransitionError`] if it is already forced open.
+    pub fn transition_to_forced_open(&self) -> Result<(), TransitionError> {
+        self.inner.transition_to(State::ForcedOpen)
+    }
+
+    /// Records calls without ever opening (a new, empty window).
+    ///
+    /// # Errors
+    ///
+    /// [`TransitionError`] if it is already metrics-only.
+    pub fn transition_to_metrics_only(&self) -> Result<(), TransitionError> {
+        self.inner.transition_to(State::MetricsOnly)
+    }
+
+    /// Closes the breaker with an empty window and starts the backoff over, from any
+    /// state; emits [`Event::Reset`]. Results of calls admitted before it are discarded.
+    /// The totals in [`metrics`](CircuitBreaker::metrics) are kept.
+    pub fn reset(&self) {
+        self.inner.reset();
+    }
+
+    /// A snapshot of the window and the counters (see [`Metrics`]). Takes each stripe's
+    /// lock in turn: meant for monitoring, not for every call.
+    #[must_use]
+    pub fn metrics(&self) -> Metrics {
+        self.inner.metrics()
+    }
+
+    /// About how many bytes this breaker occupies: its shared state and its stripes'
+    /// windows (one byte per result of a count window per stripe, 240 bytes per stripe
+    /// of a time window, and 128 per stripe for the stripe itself).
+    #[must_use]
+    pub fn memory_bytes(&self) -> usize {
+        let config = &self.inner.config;
+        std::mem::size_of::<Inner>()
+            + config.stripes
+                * (std::mem::size_of::<CachePadded<Stripe>>() + Stripe::heap_bytes(config.window))
+            + config.name.len()
+    }
+
+    /// Whether forgetting this breaker would change nothing a new one would do: closed,
+    /// an empty window, and no other handle or permit on it.
+    pub(crate) fn is_idle(&self) -> bool {
+        Arc::strong_count(&self.inner) == 1 && self.inner.window_is_empty()
+    }
+
+    /// Failures and slow calls in a closed breaker's window, `None` if it is not closed
+    /// or is shared: how much a keyed breaker would forget by dropping it.
+    pub(crate) fn eviction_cost(&self) -> Option<u64> {
+        if Arc::strong_count(&self.inner) != 1 {
+            return None;
+        }
+        let word = self.inner.hot.word.load(Ordering::Acquire);
+        if state::code(word) != state::CLOSED {
+            return None;
+        }
+        let tally = self.inner.exact_window(word);
+        Some(tally.failures + tally.slow)
+    }
+}
+
+impl fmt::Debug for CircuitBreaker {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CircuitBreaker")
+            .field("name", &self.inner.config.name)
+            .field("state", &self.state())
+            .field("config", &self.inner.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Inner {
+    #[inline]
+    fn stripe(&self) -> &Stripe {
+        &self.stripes[home_index() & (self.stripes.len() - 1)]
+    }
+
+    /// The time bucket `now` falls in (0 for a count window).
+    #[inline]
+    fn epoch(&self, now: u64) -> u64 {
+        match self.config.window {
+            WindowKind::Count(_) => 0,
+            WindowKind::Time { bucket_nanos, .. } => now / bucket_nanos,
+        }
+    }
+
+    /// Admits a call or refuses it. The fast path (closed, metrics-only, disabled) is one
+    /// load of the state word and, unless disabled, one reading of the clock.
+    #[inline]
+    fn acquire(&self) -> Result<Ticket, Rejected> {
+        let word = self.hot.word.load(Ordering::Acquire);
+        match state::code(word) {
+            state::CLOSED | state::METRICS_ONLY => Ok(Ticket {
+                word,
+                start: self.timeline.now(),
+            }),
+            state::DISABLED => Ok(Ticket { word, start: 0 }),
+            _ => self.acquire_slow(word),
+        }
+    }
+
+    #[cold]
+    fn acquire_slow(&self, mut word: u64) -> Result<Ticket, Rejected> {
+        loop {
+            let now = self.timeline.now();
+            match state::code(word) {
+                state::CLOSED | state::METRICS_ONLY => return Ok(Ticket { word, start: now }),
+                state::DISABLED => return Ok(Ticket { word, start: 0 }),
+                state::FORCED_OPEN => return Err(self.reject(State::ForcedOpen, None)),
+                state::OPEN => {
+                    let until = self.hot.open_until.load(Ordering::Acquire);
+                    if now <= until {
+                        // Open ends strictly after the wait: the first admitting instant
+                        // is `until + 1`.
+                        let retry = Duration::from_nanos(until + 1 - now);
+                        return Err(self.reject(State::Open, Some(retry)));
+                    }
+                }
+                _ => {}
+            }
+            // Open past its wait, or half-open: decide under the lock.
+            let mut control = self.control.lock();
+            let current = self.hot.word.load(Ordering::Acquire);
+            if current != word {
+                drop(control);
+                word = current;
+                continue;
+            }
+            if state::code(word) == state::OPEN {
+                word = self.transition(&mut control, word, State::HalfOpen, now);
+            } else if let Some(max) = self.config.max_half_open {
+                if now.saturating_sub(control.half_open_since) > max {
+                    self.transition(&mut control, word, State::Open, now);
+                    let until = self.hot.open_until.load(Ordering::Relaxed);
+                    drop(control);
+                    let retry = Duration::from_nanos(until + 1 - now);
+                    return Err(self.reject(State::Open, Some(retry)));
+                }
+            }
+            // Half-open, in episode `word`.
+            if control.issued < self.config.half_open_calls {
+                control.issued += 1;
+                return Ok(Ticket { word, start: now });
+            }
+            drop(control);
+            return Err(self.reject(State::HalfOpen, None));
+        }
+    }
+
+    fn reject(&self, state: State, retry_after: Option<Duration>) -> Rejected {
+        self.stripe().rejected.fetch_add(1, Ordering::Relaxed);
+        self.config.emit(Event::NotPermitted);
+        Rejected { retry_after, state }
+    }
+
+    /// Records the result of the call admitted with `ticket`.
+    #[inline]
+    fn finish(&self, ticket: Ticket, outcome: Outcome) {
+        let code = state::code(ticket.word);
+        if code == state::DISABLED {
+            return;
+        }
+        let now = self.timeline.now();
+        let nanos = now.saturating_sub(ticket.start);
+        let slow = outcome != Outcome::Ignored && nanos > self.config.slow_nanos;
+        if self.config.has_listeners() {
+            let duration = Duration::from_nanos(nanos);
+            self.config.emit(match outcome {
+                Outcome::Success => Event::Success { duration },
+                Outcome::Failure => Event::Error { duration },
+                Outcome::Ignored => Event::Ignored,
+            });
+            if slow {
+                self.config.emit(Event::SlowCall { duration });
+            }
+        }
+        if code == state::HALF_OPEN {
+            self.stripe().count(outcome);
+            self.finish_trial(ticket.word, outcome, slow, now);
+            return;
+        }
+        let generation = state::generation(ticket.word);
+        let epoch = self.epoch(now);
+        let own = self.stripe();
+        let Some(own_tally) = own.record(outcome, slow, (ticket.word, generation), epoch, || {
+            self.hot.word.load(Ordering::Acquire)
+        }) else {
+            return;
+        };
+        if code == state::METRICS_ONLY {
+            return;
+        }
+        if outcome == Outcome::Success
+            && !slow
+            && self.hot.calm.load(Ordering::Relaxed) == calm_tag(generation, epoch)
+        {
+            return;
+        }
+        self.evaluate(ticket.word, own, own_tally, epoch, now);
+    }
+
+    /// Judges the window of closed episode `word` after a result: opens the breaker when
+    /// a rate reaches its threshold with at least the minimum calls in.
+    fn evaluate(&self, word: u64, own: &Stripe, own_tally: Tally, epoch: u64, now: u64) {
+        let generation = state::generation(word);
+        let mut tally = own_tally;
+        for stripe in self.stripes.iter() {
+            if !std::ptr::eq(&**stripe, own) {
+                let other = stripe.tally(generation, epoch, self.config.window);
+                tally.calls += other.calls;
+                tally.failures += other.failures;
+                tally.slow += other.slow;
+            }
+        }
+        if tally.calls < self.config.minimum_calls {
+            return;
+        }
+        if Config::reaches(tally.failures, tally.calls, self.config.failure_rate)
+            || Config::reaches(tally.slow, tally.calls, self.config.slow_rate)
+        {
+            let mut control = self.control.lock();
+            if self.hot.word.load(Ordering::Acquire) == word {
+                self.transition(&mut control, word, State::Open, now);
+            }
+        } else {
+            let tag = calm_tag(generation, epoch);
+            if self.hot.calm.load(Ordering::Relaxed) != tag {
+                self.hot.calm.store(tag, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Records a half-open trial's result; the last of the episode's trials decides it.
+    fn finish_trial(&self, word: u64, outcome: Outcome, slow: bool, now: u64) {
+        let mut control = self.control.lock();
+        if self.hot.word.load(Ordering::Acquire) != word {
+            return; // the episode is over: a stale trial
+        }
+        match outcome {
+            Outcome::Ignored => {
+                control.issued -= 1;
+                return;
+            }
+            Outcome::Success | Outcome::Failure => {
+                control.trials.calls += 1;
+                control.trials.failures += u64::from(outcome == Outcome::Failure);
+                control.trials.slow += u64::from(slow);
+            }
+        }
+        let trials = control.trials;
+        if trials.calls < u64::from(self.config.half_open_calls) {
+            return;
+        }
+        let to = if Config::reaches(trials.failures, trials.calls, self.config.failure_rate)
+            || Config::reaches(trials.slow, trials.calls, self.config.slow_rate)
+        {
+            State::Open
+        } else {
+            State::Closed
+        };
+        self.transition(&mut control, word, to, now);
+    }
+
+    /// Moves from episode `word` (the current one: the caller checked, under `control`)
+    /// to a new episode of `to`, and emits the transition. Returns the new word.
+    fn transition(&self, control: &mut Control, word: u64, to: State, now: u64) -> u64 {
+        debug_assert_eq!(self.hot.word.load(Ordering::Relaxed), word);
+        let from = State::from_code(state::code(word));
+        let next = state::next(word, to);
+        match to {
+            State::Open => {
+                let wait = self.config.open_wait.nanos(control.openings);
+                control.openings = control.openings.saturating_add(1);
+                self.hot
+                    .open_until
+                    .store(now.saturating_add(wait), Ordering::Relaxed);
+            }
+            State::HalfOpen => {
+                control.half_open_since = now;
+                control.issued = 0;
+                control.trials = Tally::default();
+            }
+            State::Closed => control.openings = 0,
+            State::Disabled | State::ForcedOpen | State::MetricsOnly => {}
+        }
+        // Release: a thread that reads the new word reads `open_until` as stored above.
+        self.hot.word.store(next, Ordering::Release);
+        if from != to {
+            self.config.emit(Event::StateTransition { from, to });
+        }
+        next
+    }
+
+    fn transition_to(&self, to: State) -> Result<(), TransitionError> {
+        let now = self.timeline.now();
+        let mut control = self.control.lock();
+        let word = self.hot.word.load(Ordering::Acquire);
+        let from = State::from_code(state::code(word));
+        if !from.may_become(to) {
+            return Err(TransitionError { from, to });
+        }
+        self.transition(&mut control, word, to, now);
+        Ok(())
+    }
+
+    fn reset(&self) {
+        let now = self.timeline.now();
+        let mut control = self.control.lock();
+        let word = self.hot.word.load(Ordering::Acquire);
+        control.openings = 0;
+        self.transition(&mut control, word, State::Closed, now);
+        self.config.emit(Event::Reset);
+    }
+
+    /// The window of episode `word`, exactly, taking each stripe's lock.
+    fn exact_window(&self, word: u64) -> Tally {
+        let generation = state::generation(word);
+        let epoch = self.epoch(self.timeline.now());
+        let mut tally = Tally::default();
+        for stripe in self.stripes.iter() {
+            let t = stripe.exact_tally(generation, epoch);
+            tally.calls += t.calls;
+            tally.failures += t.failures;
+            tally.slow += t.slow;
+        }
+        tally
+    }
+
+    fn window_is_empty(&self) -> bool {
+        let word = self.hot.word.load(Ordering::Acquire);
+        state::code(word) == state::CLOSED && self.exact_window(word).calls == 0
+    }
+
+    fn metrics(&self) -> Metrics {
+        let (word, window, minimum) = {
+            let control = self.control.lock();
+            let word = self.hot.word.load(Ordering::Acquire);
+            match state::code(word) {
+                state::HALF_OPEN => (word, control.trials, u64::from(self.config.half_open_calls)),
+                state::CLOSED | state::METRICS_ONLY => {
+                    drop(control);
+                    (word, self.exact_window(word), self.config.minimum_calls)
+                }
+                _ => (word, Tally::default(), u64::MAX),
+            }
+        };
+        let rate = |count: u64| {
+            (window.calls >= minimum).then(|| count as f64 * 100.0 / window.calls as f64)
+        };
+        let mut metrics = Metrics {
+            state: State::from_code(state::code(word)),
+            failure_rate: rate(window.failures),
+            slow_call_rate: rate(window.slow),
+            buffered_calls: window.calls,
+            failed_calls: window.failures,
+            slow_calls: window.slow,
+            not_permitted_calls: 0,
+            successes: 0,
+            failures: 0,
+            ignored: 0,
+        };
+        for stripe in self.stripes.iter() {
+            let totals = stripe.totals();
+            metrics.successes += totals.successes;
+            metrics.failures += totals.failures;
+            metrics.ignored += totals.ignored;
+            metrics.not_permitted_calls += stripe.rejected.load(Ordering::Relaxed);
+        }
+        metrics
+    }
+}
+
+/// The tag `Hot::calm` holds for a calm window of `generation` at `epoch`.
+#[inline]
+fn calm_tag(generation: u64, epoch: u64) -> u64 {
+    (generation << 32) | (epoch & 0xffff_ffff)
+}
+
+/// An admitted call's ticket, recorded as ignored if dropped unrecorded (a dropped
+/// permit, or a panic in the classifier).
+struct Guard<'a> {
+    inner: &'a Inner,
+    ticket: Option<Ticket>,
+}
+
+impl Guard<'_> {
+    #[inline]
+    fn finish(mut self, outcome: Outcome) {
+        if let Some(ticket) = self.ticket.take() {
+            self.inner.finish(ticket, outcome);
+        }
+    }
+}
+
+impl Drop for Guard<'_> {
+    fn drop(&mut self) {
+        if let Some(ticket) = self.ticket.take() {
+            self.inner.finish(ticket, Outcome::Ignored);
+        }
+    }
+}
+
+/// Permission for one call, from [`CircuitBreaker::try_acquire`]: report the call's
+/// result with exactly one of its methods.
+///
+/// Dropping it unreported counts the call as ignored: it is neither a success nor a
+/// failure, it emits [`Event::Ignored`], and in half-open it gives its trial slot back so
+/// that another call can take it. A result reported for a permit issued before the
+/// breaker's last state change counts in the totals but never in the window of the
+/// episode that followed.
+#[must_use = "a permit dropped without a result counts as ignored"]
+pub struct Permit<'a> {
+    guard: Guard<'a>,
+}
+
+impl Permit<'_> {
+    /// The call succeeded.
+    pub fn success(self) {
+        self.guard.finish(Outcome::Success);
+    }
+
+    /// The call failed.
+    pub fn failure(self) {
+        self.guard.finish(Outcome::Failure);
+    }
+
+    /// The call neither succeeded nor failed for the breaker's purposes (e.g. the
+    /// caller's own error); the same as dropping the permit.
+    pub fn ignore(self) {
+        self.guard.finish(Outcome::Ignored);
+    }
+
+    /// The state the permit was issued in: [`State::Closed`], [`State::HalfOpen`] (a
+    /// trial call), [`State::MetricsOnly`] or [`State::Disabled`].
+    #[must_use]
+    pub fn state(&self) -> State {
+        let word = self.guard.ticket.map_or(0, |t| t.word);
+        State::from_code(state::code(word))
+    }
+}
+
+impl fmt::Debug for Permit<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Permit")
+            .field("state", &self.state())
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,217 @@
+//! One breaker per key (per host, per endpoint), in bounded memory.
+
+use std::collections::hash_map::RandomState;
+use std::collections::HashMap;
+use std::fmt;
+use std::hash::{BuildHasher, Hash};
+
+use crossbeam_utils::CachePadded;
+
+use crate::breaker::CircuitBreaker;
+use crate::error::{BreakerError, ConfigError};
+use crate::sync::atomic::{AtomicU64, Ordering};
+use crate::sync::RwLock;
+
+/// The most shards the keys are spread over.
+const MAX_SHARDS: usize = 64;
+
+/// One [`CircuitBreaker`] per key, made on the key's first call, within a cap on the
+/// number of keys held.
+///
+/// Keys are spread over up to 64 shards by hash, each a map behind its own reader-writer
+/// lock; a call for a key already held takes its shard's lock shared, clones the key's
+/// breaker (an `Arc`) and runs the call without any lock.
+///
+/// # Memory
+///
+/// At most [`max_keys`](Keyed::max_keys) keys are held. A key costs its map entry
+/// ([`entry_bytes`](Keyed::entry_bytes): the key and a pointer, at the map's load) plus
+/// its breaker's [`memory_bytes`](CircuitBreaker::memory_bytes) — about 0.3 KiB for a
+/// count window of 100 with one stripe, which is what [`Builder::stripes`]`(1)` is for
+/// here: a keyed breaker is usually called by few threads at once.
+///
+/// When a new key finds its shard full, the shard first forgets every idle breaker:
+/// closed, with an empty window (a time window empties by itself once a window's time
+/// has passed with no call), and not in use by a caller (no handle or permit out).
+/// Forgetting those changes nothing, since a breaker made again starts the same way. If
+/// none is idle, the shard forgets the closed, unused breaker with the fewest failures
+/// and slow calls in its window, or, if there is none, any breaker (an open one's key
+/// then starts closed again); [`forced_evictions`](Keyed::forced_evictions) counts those.
+/// Size `max_keys` above the number of keys in use at once and there are none.
+///
+/// [`Builder::stripes`]: crate::Builder::stripes
+///
+/// # Examples
+///
+/// ```
+/// use breaker::{CircuitBreaker, Keyed, Window};
+///
+/// let per_host = Keyed::new(1_000, |host: &&str| {
+///     CircuitBreaker::builder()
+///         .name(*host)
+///         .sliding_window(Window::Count(2))
+///         .stripes(1)
+///         .build()
+///         .expect("valid settings")
+/// })
+/// .unwrap();
+/// let _ = per_host.call(&"a.example", || Err::<(), _>("down"));
+/// let _ = per_host.call(&"a.example", || Err::<(), _>("down"));
+/// assert!(per_host.call(&"a.example", || Ok::<_, ()>(())).unwrap_err().is_rejected());
+/// assert_eq!(per_host.call(&"b.example", || Ok::<_, ()>(7)), Ok(7)); // its own breaker
+/// ```
+pub struct Keyed<K> {
+    shards: Box<[CachePadded<Shard<K>>]>,
+    hasher: RandomState,
+    make: Box<dyn Fn(&K) -> CircuitBreaker + Send + Sync>,
+    /// The most keys one shard holds.
+    per_shard: usize,
+    forced: AtomicU64,
+}
+
+/// One shard's keys.
+type Shard<K> = RwLock<HashMap<K, CircuitBreaker>>;
+
+impl<K> fmt::Debug for Keyed<K> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Keyed")
+            .field("shards", &self.shards.len())
+            .field("max_keys", &(self.per_shard * self.shards.len()))
+            .finish_non_exhaustive()
+    }
+}
+
+impl<K: Hash + Eq + Clone> Keyed<K> {
+    /// Up to `max_keys` keys, each with the breaker `make` builds on the key's first
+    /// call (outside any lock: if `make` panics, that call panics and nothing is held).
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::Zero`] for a `max_keys` of 0.
+    pub fn new(
+        max_keys: usize,
+        make: impl Fn(&K) -> CircuitBreaker + Send + Sync + 'static,
+    ) -> Result<Self, ConfigError> {
+        if max_keys == 0 {
+            return Err(ConfigError::Zero {
+                setting: "max_keys",
+            });
+        }
+        // A power of two, at least 16 keys a shard where the cap allows, and all of them
+        // together no more than `max_keys`.
+        let shards = (1 << (max_keys / 16).max(1).ilog2()).min(MAX_SHARDS);
+        Ok(Keyed {
+            shards: (0..shards)
+                .map(|_| CachePadded::new(RwLock::new(HashMap::new())))
+                .collect(),
+            hasher: RandomState::new(),
+            make: Box::new(make),
+            per_shard: max_keys / shards,
+            forced: AtomicU64::new(0),
+        })
+    }
+
+    /// The most keys held at once.
+    #[must_use]
+    pub fn max_keys(&self) -> usize {
+        self.per_shard * self.shards.len()
+    }
+
+    /// The bytes a key's map entry costs, beside its breaker's
+    /// [`memory_bytes`](CircuitBreaker::memory_bytes).
+    #[must_use]
+    pub fn entry_bytes() -> usize {
+        // The entry at the map's 7/8 load, and one control byte.
+        (std::mem::size_of::<(K, CircuitBreaker)>() * 8).div_ceil(7) + 1
+    }
+
+    /// How many keys are held now.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.shards.iter().map(|shard| shard.read().len()).sum()
+    }
+
+    /// True when no key is held.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Keys forgotten while their breaker was not idle, to stay within `max_keys` (see
+    /// the type's docs): 0 when the cap is large enough.
+    #[must_use]
+    pub fn forced_evictions(&self) -> u64 {
+        self.forced.load(Ordering::Relaxed)
+    }
+
+    /// Forgets every idle breaker now (a full shard does it by itself); returns how
+    /// many.
+    pub fn evict_idle(&self) -> usize {
+        self.shards
+            .iter()
+            .map(|shard| {
+                let mut map = shard.write();
+                let before = map.len();
+                map.retain(|_, breaker| !breaker.is_idle());
+                before - map.len()
+            })
+            .sum()
+    }
+
+    /// The key's breaker, made now if the key is not held.
+    pub fn breaker(&self, key: &K) -> CircuitBreaker {
+        let shard = &self.shards[self.shard_of(key)];
+        if let Some(breaker) = shard.read().get(key) {
+            return breaker.clone();
+        }
+        let made = (self.make)(key);
+        let mut map = shard.write();
+        if let Some(breaker) = map.get(key) {
+            return breaker.clone();
+        }
+        if map.len() >= self.per_shard {
+            map.retain(|_, breaker| !breaker.is_idle());
+        }
+        if map.len() >= self.per_shard {
+            let victim = map
+                .iter()
+                .filter_map(|(k, b)| b.eviction_cost().map(|cost| (cost, k)))
+                .min_by_key(|(cost, _)| *cost)
+                .map(|(_, k)| k.clone())
+                .or_else(|| map.keys().next().cloned());
+            if let Some(victim) = victim {
+                map.remove(&victim);
+                self.forced.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        map.insert(key.clone(), made.clone());
+        made
+    }
+
+    /// [`CircuitBreaker::call`] on the key's breaker.
+    ///
+    /// # Errors
+    ///
+    /// As [`CircuitBreaker::call`].
+    pub fn call<T, E: 'static>(
+        &self,
+        key: &K,
+        f: impl FnOnce() -> Result<T, E>,
+    ) -> Result<T, BreakerError<E>> {
+        self.breaker(key).call(f)
+    }
+
+    /// [`CircuitBreaker::call_with_fallback`] on the key's breaker.
+    pub fn call_with_fallback<T, E: 'static>(
+        &self,
+        key: &K,
+        f: impl FnOnce() -> Result<T, E>,
+        fallback: impl FnOnce(BreakerError<E>) -> T,
+    ) -> T {
+        self.breaker(key).call_with_fallback(f, fallback)
+    }
+
+    fn shard_of(&self, key: &K) -> usize {
+        (self.hasher.hash_one(key) as usize) & (self.shards.len() - 1)
+    }
+}
