@@ -7,6 +7,7 @@
 use criterion::{criterion_group, criterion_main};
 
 mod bounded_buffer;
+mod breaker;
 mod core;
 mod pipeline;
 mod rate_limit;
@@ -21,6 +22,7 @@ criterion_group!(
     worker_pool::bench_all,
     pipeline::bench_all,
     rate_limit::bench_all,
+    breaker::bench_all,
     rate_limit_redis::bench_all
 );
 criterion_main!(benches);
