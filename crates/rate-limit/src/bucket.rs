@@ -44,6 +44,10 @@ const MAX_SHARDS: usize = 64;
 /// as they come back; while any waits, `try_` calls are refused (their `retry_after` is
 /// then a lower bound), so a large `acquire_n` is not starved.
 ///
+/// Rates are kept in whole nanoseconds per token, at least 1 (10⁹ a second); a rate so
+/// slow that the shards' time would pass 2⁶³ ns gets fewer shards, down to one, and past
+/// that is held at 2⁶³ ns / (`burst` + 1), as [`Gcra`]'s is.
+///
 /// # Memory and contention
 ///
 /// 128 bytes per shard (a `u64` and its share on a padded line). By default the bucket
@@ -106,20 +110,15 @@ impl fmt::Debug for TokenBucket {
 
 /// The thread's home shard index, before it is reduced to a bucket's shard count.
 #[inline]
+#[cfg(not(loom))]
 fn home_index() -> usize {
     // A hint only, never a synchronization: which shard a thread starts at changes how
     // fast it is admitted, not what is admitted. So a plain std counter, outside the
     // facade; and a `const` thread-local, which needs no lazy set-up on each read.
     // tidy: allow(std-path): a counter handing out hints, which loom need not follow.
     static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-    #[cfg(not(loom))]
     crate::sync::thread_local! {
         static HOME: std::cell::Cell<usize> = const { std::cell::Cell::new(usize::MAX) };
-    }
-    // Loom's macro takes no `const` initializer.
-    #[cfg(loom)]
-    crate::sync::thread_local! {
-        static HOME: std::cell::Cell<usize> = std::cell::Cell::new(usize::MAX);
     }
     HOME.with(|home| match home.get() {
         usize::MAX => {
@@ -129,6 +128,13 @@ fn home_index() -> usize {
         }
         index => index,
     })
+}
+
+/// Under loom every thread starts from shard 0: a model must run the same way every time
+/// it is replayed, and a counter that outlives one execution would not.
+#[cfg(loom)]
+fn home_index() -> usize {
+    0
 }
 
 impl TokenBucket {
@@ -178,18 +184,23 @@ impl TokenBucket {
         if burst == 0 {
             return Err(ConfigError::ZeroBurst);
         }
-        let fits = 1 << (u32::BITS - 1 - burst.leading_zeros()); // ≤ burst, a power of two
+        let fits = prev_power_of_two(burst as usize);
+        // The shards' capacities add up to `interval × shards × burst` nanoseconds of
+        // shard time, which must stay within 2⁶³ (with a call's worth to spare): slow
+        // rates get fewer shards, down to one, and only past that a faster rate than
+        // asked, as Gcra's.
+        let interval = rate.interval_nanos().max(1);
+        let span = u128::from(interval) * (u128::from(burst) + 1);
+        let room = usize::try_from((1u128 << 63) / span).unwrap_or(usize::MAX);
         let count = shards
             .max(1)
             .checked_next_power_of_two()
             .unwrap_or(MAX_SHARDS)
             .min(MAX_SHARDS)
-            .min(fits);
+            .min(fits)
+            .min(prev_power_of_two(room.max(1)));
         let count_u64 = count as u64;
-        // As Gcra: keep `burst × interval` within 2⁶³ ns, here with the shards' rounding.
-        let interval = rate
-            .interval_nanos()
-            .clamp(1, (1 << 63) / (u64::from(burst) + count_u64));
+        let interval = interval.min((1 << 63) / (count_u64 * (u64::from(burst) + 1)));
         let cost = interval * count_u64;
         let shards = (0..count_u64)
             .map(|i| {
@@ -268,7 +279,7 @@ impl TokenBucket {
             }
             order[..count]
                 .sort_unstable_by_key(|&i| std::cmp::Reverse(credits.credit[usize::from(i)]));
-            let mut taken = [0u64; MAX_SHARDS];
+            let mut taken = [(0u64, 0u64); MAX_SHARDS]; // (how much, ending where)
             let mut left = need;
             for i in order[..count].iter().map(|&i| usize::from(i)) {
                 let shard = &self.shards[i];
@@ -278,11 +289,9 @@ impl TokenBucket {
                     if take == 0 {
                         break;
                     }
-                    if shard
-                        .tat
-                        .claim(&Admission::of(tat, now, take, shard.tolerance))
-                    {
-                        taken[i] = take;
+                    let claim = Admission::of(tat, now, take, shard.tolerance);
+                    if shard.tat.claim(&claim) {
+                        taken[i] = (take, claim.end());
                         left -= take;
                         break;
                     }
@@ -293,9 +302,9 @@ impl TokenBucket {
                 }
             }
             // Other calls took what the look saw: give it all back and look again.
-            for (shard, &taken) in self.shards.iter().zip(&taken) {
+            for (shard, &(taken, end)) in self.shards.iter().zip(&taken) {
                 if taken > 0 {
-                    shard.tat.release(taken);
+                    shard.tat.release(&self.time, taken, end);
                 }
             }
             backoff.spin();
@@ -354,6 +363,11 @@ impl Shard {
     fn credit(&self, tat: u64, now: u64) -> u64 {
         self.tolerance.saturating_sub(tat.saturating_sub(now))
     }
+}
+
+/// The largest power of two not above `n` (at least 1).
+fn prev_power_of_two(n: usize) -> usize {
+    1 << n.max(1).ilog2()
 }
 
 /// Four shards per core: enough that threads oversubscribing the cores mostly have a

@@ -31,12 +31,23 @@ pub(crate) struct Admission {
 }
 
 impl Admission {
-    /// What a call costing `cost` against `tat` at `now` would take.
+    /// What a call costing `cost` against `tat` at `now` would take. In 128 bits: where
+    /// both sides of the comparison would saturate at `u64::MAX`, they must not compare
+    /// equal and admit.
     #[inline]
     pub(crate) fn of(tat: u64, now: u64, cost: u64, tolerance: u64) -> Admission {
-        let new_tat = tat.max(now).saturating_add(cost);
-        let wait = new_tat.saturating_sub(now.saturating_add(tolerance));
-        Admission { tat, new_tat, wait }
+        let end = u128::from(tat.max(now)) + u128::from(cost);
+        let limit = u128::from(now) + u128::from(tolerance);
+        Admission {
+            tat,
+            new_tat: u64::try_from(end).unwrap_or(u64::MAX),
+            wait: u64::try_from(end.saturating_sub(limit)).unwrap_or(u64::MAX),
+        }
+    }
+
+    /// Where the claim ends: its TAT after it.
+    pub(crate) fn end(&self) -> u64 {
+        self.new_tat
     }
 }
 
@@ -64,12 +75,17 @@ impl Cell {
             .is_ok()
     }
 
-    /// Gives back `cost` nanoseconds of a reservation that will not be used.
-    pub(crate) fn release(&self, cost: u64) {
+    /// Gives back a claim of `cost` nanoseconds, ending at `end`, that will not be used:
+    /// only the part still ahead of now. The part behind now has come back as refill
+    /// already; giving it back too would count it twice once another call has stacked
+    /// its claim on this one (review found a burst of 2 admitting 3 that way). The time
+    /// is read inside the update, after every claim stacked on ours read theirs.
+    pub(crate) fn release(&self, time: &Timeline, cost: u64, end: u64) {
         let _ = self
             .tat
             .fetch_update(Ordering::AcqRel, Ordering::Relaxed, |tat| {
-                Some(tat.saturating_sub(cost))
+                let ahead = end.saturating_sub(time.now());
+                Some(tat.saturating_sub(cost.min(ahead)))
             });
     }
 
@@ -107,7 +123,7 @@ impl Cell {
         cancel: Option<&CancelToken>,
     ) -> Result<(), AcquireError> {
         let backoff = Backoff::new();
-        let (now, wait) = loop {
+        let (now, claimed) = loop {
             let now = time.now();
             let admission = Admission::of(self.load(), now, cost, tolerance);
             let needed = Duration::from_nanos(admission.wait);
@@ -115,10 +131,11 @@ impl Cell {
                 return Err(AcquireError::Timeout { needed });
             }
             if self.claim(&admission) {
-                break (now, admission.wait);
+                break (now, admission);
             }
             backoff.spin();
         };
+        let wait = claimed.wait;
         if wait == 0 {
             return Ok(());
         }
@@ -126,7 +143,7 @@ impl Cell {
         if wait::sleep_until(time.clock(), ready, cancel) {
             Ok(())
         } else {
-            self.release(cost);
+            self.release(time, cost, claimed.end());
             Err(AcquireError::Cancelled)
         }
     }

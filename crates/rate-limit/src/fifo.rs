@@ -1,5 +1,5 @@
 //! Blocking waits served in order, for the limiters that cannot reserve ahead (the
-//! windows): one queue of waiters, the first of which polls the limiter.
+//! token bucket, the windows and the concurrency limits): one queue of waiters, the first of which polls the limiter.
 //!
 //! A blocking call joins the back of the queue and parks until it is at the front; there
 //! it tries the limiter, sleeping for the `retry_after` it is told, until it is admitted,

@@ -33,17 +33,28 @@ const MAX_SHARDS: usize = 64;
 /// new key finds its shard full, the shard first forgets every key whose limiter is as it
 /// was new (full, and nobody waiting on it or holding it) — forgetting those changes
 /// nothing, since a key made again starts the same way. If none is, it forgets the key
-/// closest to full: that key's next call starts from a full limiter, so it may be
-/// admitted early, by at most what its limiter had in use (`capacity − available`).
-/// Such forced evictions only happen while more keys are in use than a shard can hold,
-/// and [`forced_evictions`](Keyed::forced_evictions) counts them; size `max_keys` above
-/// the number of keys active within one refill period and there are none. Nothing needs
-/// calling for this — [`retain_recent`](Keyed::retain_recent) only frees the idle keys'
-/// memory sooner.
+/// closest to full that nobody holds: that key's next call starts from a full limiter,
+/// so it may be admitted early, by at most what its limiter had in use
+/// (`capacity − available`), and [`forced_evictions`](Keyed::forced_evictions) counts it.
+/// A limiter someone holds (a blocking call on it, or a [`limiter`](Keyed::limiter)
+/// handle) is never forgotten — the key would then run on two — so while every key of a
+/// full shard is held, the new key goes in past the cap, by at most the number of
+/// handles held.
+///
+/// Forced evictions happen only while a shard has more keys in use than it holds. Keys
+/// hash unevenly, so give the cap room: about 1.5 × the keys active within one refill
+/// period keeps them rare (with 900 active keys and a cap of 1,024 a review saw 53).
+/// Nothing needs calling for any of this — [`retain_recent`](Keyed::retain_recent) only
+/// frees idle keys' memory sooner.
 ///
 /// A key costs about [`bytes_per_key`](Keyed::bytes_per_key) bytes: the key, the table's
 /// entry (the key's hash and a pointer, a control byte, at 7/8 load) and the limiter's own
-/// allocation.
+/// allocation — plus whatever the limiter allocates itself (nothing for [`Gcra`], its
+/// shards for a [`TokenBucket`], its log for a [`SlidingWindowLog`]).
+///
+/// [`Gcra`]: crate::Gcra
+/// [`TokenBucket`]: crate::TokenBucket
+/// [`SlidingWindowLog`]: crate::SlidingWindowLog
 ///
 /// ```
 /// use patterns_core::ManualClock;
@@ -324,14 +335,16 @@ where
     }
 }
 
-/// Frees a place in a full shard: every idle key, or else the one closest to full. False
-/// when that forgot a key in use.
+/// Frees a place in a full shard: every idle key, or else the one closest to full that
+/// nobody holds. False when that forgot a key in use — or could not free a place at all,
+/// every key being held.
 fn make_room<K, L: RateLimiter>(table: &mut HashTable<Entry<K, L>>, capacity: u32) -> bool {
     if forget_idle(table, capacity) > 0 {
         return true;
     }
     let closest = table
         .iter()
+        .filter(|entry| Arc::strong_count(&entry.limiter) == 1)
         .max_by_key(|entry| entry.limiter.available())
         .map(|entry| (entry.hash, Arc::clone(&entry.limiter)));
     if let Some((hash, victim)) = closest {

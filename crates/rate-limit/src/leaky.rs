@@ -30,7 +30,7 @@ use crate::timeline::Timeline;
 /// Blocking calls reserve their place at once, in the order they begin, and sleep until
 /// it comes, so they leave exactly one interval apart; a cancelled wait gives its place
 /// back. State: one atomic timestamp (GCRA with no tolerance: the "virtual scheduling"
-/// form of the leaky bucket), on its own cache line.
+/// form of the leaky bucket), unpadded.
 ///
 /// ```
 /// use patterns_core::ManualClock;

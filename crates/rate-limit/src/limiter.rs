@@ -72,9 +72,9 @@ pub trait RateLimiter: Send + Sync + fmt::Debug {
     fn try_acquire(&self) -> Result<(), Denied> {
         self.try_acquire_n(1).map_err(|error| match error {
             TryAcquireError::Denied(denied) => denied,
-            TryAcquireError::InsufficientCapacity { .. } => {
-                unreachable!("every limiter's burst is at least 1")
-            }
+            // Not from this crate's limiters, whose burst is at least 1; one written
+            // elsewhere that can admit nothing refuses for ever.
+            TryAcquireError::InsufficientCapacity { .. } => Denied::new(Duration::MAX),
         })
     }
 

@@ -19,11 +19,13 @@ pub(crate) fn sleep_until(clock: &dyn Clock, ready: Instant, cancel: Option<&Can
     let waker = Arc::clone(&parker);
     let _wake = token.on_cancel(move |_| waker.unpark());
     loop {
-        if token.is_cancelled() {
-            return false;
-        }
+        // Time first: a wait whose time has come is over, cancelled or not (and what it
+        // reserved has been used up, so there would be nothing to give back).
         if clock.now() >= ready {
             return true;
+        }
+        if token.is_cancelled() {
+            return false;
         }
         clock.park_until(ready);
     }

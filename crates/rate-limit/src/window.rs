@@ -243,7 +243,7 @@ impl Fixed {
 impl Count for Fixed {
     fn wait(&mut self, now: u64, n: u32, limit: u32, window: u64) -> u64 {
         self.roll(now, window);
-        if self.calls + n <= limit {
+        if u64::from(self.calls) + u64::from(n) <= u64::from(limit) {
             return 0;
         }
         self.start.unwrap_or(now).saturating_add(window) - now
@@ -254,8 +254,15 @@ impl Count for Fixed {
     }
 
     fn available(&mut self, now: u64, limit: u32, window: u64) -> u64 {
-        self.roll(now, window);
-        u64::from(limit - self.calls)
+        // Without rolling: a look is not a call, and must not anchor a new window.
+        let ended = self
+            .start
+            .map_or(true, |start| now >= start.saturating_add(window));
+        if ended {
+            u64::from(limit)
+        } else {
+            u64::from(limit - self.calls)
+        }
     }
 }
 
@@ -286,12 +293,13 @@ impl Count for Log {
         // Until enough of the oldest calls have left the window (none, if they fit now).
         let mut left = self.calls;
         let mut oldest = self.admitted.iter();
-        while left + n > limit {
+        let fits = |left: u32| u64::from(left) + u64::from(n) <= u64::from(limit);
+        while !fits(left) {
             let &(at, k) = oldest
                 .next()
                 .expect("with every call gone, `n <= limit` fits");
             left -= k;
-            if left + n <= limit {
+            if fits(left) {
                 return at.saturating_add(window) - now;
             }
         }
@@ -336,7 +344,7 @@ impl Counter {
     /// `estimate × window` at `elapsed` into the current window, with `extra` more calls.
     fn weighted(&self, elapsed: u64, extra: u32, window: u64) -> u128 {
         u128::from(self.previous) * u128::from(window - elapsed)
-            + u128::from(self.current + extra) * u128::from(window)
+            + (u128::from(self.current) + u128::from(extra)) * u128::from(window)
     }
 }
 
@@ -349,8 +357,9 @@ impl Count for Counter {
             return 0;
         }
         // In this window: the previous window's weight falls until it fits, if it can.
-        let room = u64::from(limit).saturating_sub(u64::from(self.current + n));
-        if self.current + n <= limit && self.previous > 0 {
+        let with_n = u64::from(self.current) + u64::from(n);
+        let room = u64::from(limit).saturating_sub(with_n);
+        if with_n <= u64::from(limit) && self.previous > 0 {
             let fits_at =
                 window - (u128::from(room) * u128::from(window) / u128::from(self.previous)) as u64;
             if fits_at < window {

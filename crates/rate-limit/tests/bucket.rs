@@ -196,9 +196,9 @@ fn a_token_bucket_s_timeout_and_cancel_return_at_once() {
 
 #[test]
 fn a_token_bucket_is_accurate_on_the_real_clock() {
-    let bucket = TokenBucket::new(Rate::per_second(1000), 50).unwrap();
-    assert!(bucket.shards() > 1, "the check is for a sharded bucket");
-    common::assert_accurate(Arc::new(bucket), 50, 50.0);
+    let bucket = || TokenBucket::new(Rate::per_second(1000), 50).unwrap();
+    assert!(bucket().shards() > 1, "the check is for a sharded bucket");
+    common::assert_accurate(|| Arc::new(bucket()), 50, 50.0);
 }
 
 /// What a sequence of steps does: advance the clock by some milliseconds, then ask for
@@ -303,4 +303,38 @@ fn a_leaky_bucket_s_waiters_leave_one_interval_apart_in_order() {
         bucket.acquire_timeout(ms(50)),
         Err(AcquireError::Timeout { needed: ms(100) })
     );
+}
+
+/// Slow rates on many shards: the shards' time must not overflow, so the bucket takes
+/// fewer shards; a new bucket gives its whole burst, and not a call more. (Before, the
+/// sums overflowed: a panic in `available`, and with one call a year and a burst of
+/// 1,000 the burst was met from two shards and the other six admitted more.)
+#[test]
+fn slow_rates_keep_their_burst_exact_on_any_shard_count() {
+    let year = Duration::from_secs(365 * 86_400);
+    for (rate, burst) in [(Rate::per(Duration::MAX), 8), (Rate::per(year), 1000)] {
+        let clock = ManualClock::new();
+        let bucket = TokenBucket::with_clock(rate, burst, clock)
+            .unwrap()
+            .with_shards(8);
+        assert_eq!(bucket.available(), u64::from(burst));
+        bucket.try_acquire_n(burst).unwrap();
+        assert!(bucket.try_acquire().is_err(), "{rate:?}: past the burst");
+    }
+}
+
+/// A leaky bucket whose cost saturates the time still refuses the next call. (Before,
+/// both sides of the check saturated, compared equal, and admitted every call.)
+#[test]
+fn a_leaky_bucket_with_a_saturating_cost_still_refuses() {
+    let year = Duration::from_secs(365 * 86_400);
+    for (rate, n) in [(Rate::per(Duration::MAX), 1), (Rate::per(year), 1000)] {
+        let clock = ManualClock::new();
+        let bucket = LeakyBucket::with_clock(rate, clock).unwrap();
+        bucket.try_acquire_n(n).unwrap();
+        assert!(
+            bucket.try_acquire_n(n).is_err(),
+            "{rate:?}: admitted again at once"
+        );
+    }
 }

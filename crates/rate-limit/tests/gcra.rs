@@ -2,7 +2,7 @@
 
 mod common;
 
-use std::sync::Arc;
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use common::{sleepers, PATIENCE};
@@ -288,8 +288,95 @@ fn waits_are_served_in_the_order_they_began() {
 #[test]
 fn accurate_on_the_real_clock() {
     common::assert_accurate(
-        Arc::new(Gcra::new(Rate::per_second(1000), 50).unwrap()),
+        || Arc::new(Gcra::new(Rate::per_second(1000), 50).unwrap()),
         50,
         50.0,
+    );
+}
+
+/// A clock whose time moves only when told to, and whose `park_until` blocks until the
+/// test opens a gate (a thread `unpark`, as a cancel token's wake-up does, does not end
+/// it): lets a test act while a sleeper is known to be asleep.
+#[derive(Debug, Clone)]
+struct GatedClock {
+    inner: Arc<(Mutex<Gate>, Condvar)>,
+}
+
+#[derive(Debug)]
+struct Gate {
+    now: Instant,
+    open: bool,
+    parked: usize,
+}
+
+impl GatedClock {
+    fn new() -> Self {
+        let gate = Gate {
+            now: Instant::now(),
+            open: false,
+            parked: 0,
+        };
+        GatedClock {
+            inner: Arc::new((Mutex::new(gate), Condvar::new())),
+        }
+    }
+
+    fn advance(&self, by: Duration) {
+        self.inner.0.lock().unwrap().now += by;
+    }
+
+    fn open(&self) {
+        self.inner.0.lock().unwrap().open = true;
+        self.inner.1.notify_all();
+    }
+
+    /// Blocks until a thread parks on the clock.
+    fn wait_parked(&self) {
+        let (lock, parked) = &*self.inner;
+        let mut gate = lock.lock().unwrap();
+        while gate.parked == 0 {
+            gate = parked.wait(gate).unwrap();
+        }
+    }
+}
+
+impl Clock for GatedClock {
+    fn now(&self) -> Instant {
+        self.inner.0.lock().unwrap().now
+    }
+
+    fn park_until(&self, _deadline: Instant) {
+        let (lock, changed) = &*self.inner;
+        let mut gate = lock.lock().unwrap();
+        gate.parked += 1;
+        changed.notify_all();
+        while !gate.open {
+            gate = changed.wait(gate).unwrap();
+        }
+    }
+}
+
+/// A waiter cancelled long after its time came gives back nothing: that capacity came
+/// back as refill and was taken since. (Giving back the whole reservation let a burst of
+/// 1 admit 2 at one instant; a review found it.)
+#[test]
+fn a_late_cancel_gives_back_only_what_is_still_ahead() {
+    let clock = GatedClock::new();
+    let gcra = Arc::new(Gcra::with_clock(Rate::per_second(1), 1, clock.clone()).unwrap());
+    gcra.try_acquire().unwrap(); // t = 0: TAT = 1 s
+    let token = CancelToken::new();
+    let waiter = {
+        let (gcra, token) = (Arc::clone(&gcra), token.clone());
+        std::thread::spawn(move || gcra.acquire_cancellable(&token))
+    };
+    clock.wait_parked(); // reserved [1 s, 2 s], TAT = 2 s, asleep until 1 s
+    clock.advance(Duration::from_secs(10)); // long past its time
+    gcra.try_acquire().unwrap(); // t = 10 s: TAT = 11 s
+    token.cancel();
+    clock.open();
+    let _ = waiter.join().unwrap(); // Cancelled: releases 1 s, TAT = 10 s
+    assert!(
+        gcra.try_acquire().is_err(),
+        "a burst of 1 admitted twice at t = 10 s"
     );
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use common::sleepers;
 use patterns_core::{CancelToken, ManualClock};
-use rate_limit::{AcquireError, ConfigError, Gcra, Keyed, Rate};
+use rate_limit::{AcquireError, ConfigError, Gcra, Keyed, Rate, RateLimiter};
 
 /// Up to `max_keys` keys, each a burst of 2 refilled one per second.
 fn keyed(max_keys: usize) -> (Keyed<u64, Gcra>, ManualClock) {
@@ -162,4 +162,26 @@ fn threads_on_many_keys_get_exactly_each_key_s_burst() {
 fn a_zero_key_cap_is_a_config_error() {
     let made = Keyed::<u64, Gcra>::new(0, || Gcra::new(Rate::per_second(1), 1).unwrap());
     assert_eq!(made.unwrap_err(), ConfigError::ZeroLimit);
+}
+
+/// A limiter someone holds is never forgotten to make room, or the key would run on two:
+/// the new key goes in past the cap instead. (Before, a held key was evicted and got
+/// twice its rate for as long as the holder used its handle.)
+#[test]
+fn a_held_limiter_is_never_forgotten() {
+    let (keyed, clock) = keyed(1);
+    let held = keyed.limiter(&1);
+    held.try_acquire().unwrap();
+    keyed.try_acquire(&2).unwrap(); // the shard is full, and key 1 is held
+    assert_eq!(keyed.len(), 2, "past the cap by the one held");
+    let mut admitted = 1;
+    for _ in 0..10 {
+        clock.advance(Duration::from_secs(1));
+        admitted += usize::from(held.try_acquire().is_ok());
+        admitted += usize::from(keyed.try_acquire(&1).is_ok());
+        let _ = keyed.try_acquire(&2);
+        let _ = keyed.try_acquire(&3);
+    }
+    // A burst of 2 and one a second for 10 s: 12, all from one limiter.
+    assert_eq!(admitted, 12);
 }

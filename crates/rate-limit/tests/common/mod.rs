@@ -23,16 +23,39 @@ pub(crate) fn sleepers(clock: &ManualClock, n: usize) {
     }
 }
 
-/// 1,000 calls a second after a burst of `burst`, for 2 s, four threads hammering
-/// `limiter`: the calls admitted are at most the burst plus the rate times the time
-/// elapsed, and within 2% of `up_front` (the burst, for limiters that admit it at once
-/// and refill meanwhile) plus the rate times the run.
+/// 1,000 calls a second after a burst of `burst`, for 2 s, four threads hammering a
+/// limiter from `make`: the calls admitted are at most the burst plus the rate times the
+/// time elapsed, every run; and within 2% of `up_front` (the burst, for limiters that
+/// admit it at once and refill meanwhile) plus the rate times the run, in one of three
+/// runs — a loaded machine can starve all four threads for a while, and time nobody asks
+/// in is lost to the windows and the leaky bucket, but too many admitted is never the
+/// machine's fault.
 #[allow(dead_code)] // not every test binary checks the real clock
-pub(crate) fn assert_accurate(limiter: Arc<dyn RateLimiter>, burst: u32, up_front: f64) {
+pub(crate) fn assert_accurate(make: impl Fn() -> Arc<dyn RateLimiter>, burst: u32, up_front: f64) {
     let burst = f64::from(burst);
+    let run = Duration::from_secs(2);
+    let least = up_front + 1000.0 * run.as_secs_f64();
+    let mut counts = Vec::new();
+    for _ in 0..3 {
+        let (admitted, elapsed) = hammer(make(), run);
+        let most = burst + 1000.0 * elapsed.as_secs_f64();
+        assert!(
+            admitted <= most + 1.0,
+            "{admitted} admitted, at most {most} possible"
+        );
+        if admitted >= least * 0.98 {
+            return;
+        }
+        counts.push(admitted);
+    }
+    panic!("{counts:?} admitted in three runs, expected about {least}");
+}
+
+/// Four threads call `limiter.try_acquire` for `run`: how many were admitted, and the
+/// time from the start to the last thread's end.
+fn hammer(limiter: Arc<dyn RateLimiter>, run: Duration) -> (f64, Duration) {
     let admitted = Arc::new(AtomicU64::new(0));
     let start = Arc::new(Barrier::new(5));
-    let run = Duration::from_secs(2);
     let threads: Vec<_> = (0..4)
         .map(|_| {
             let (limiter, admitted, start) = (
@@ -54,16 +77,5 @@ pub(crate) fn assert_accurate(limiter: Arc<dyn RateLimiter>, burst: u32, up_fron
     let began = Instant::now();
     start.wait();
     threads.into_iter().for_each(|t| t.join().unwrap());
-    let elapsed = began.elapsed();
-    let admitted = admitted.load(Ordering::Relaxed) as f64;
-    let most = burst + 1000.0 * elapsed.as_secs_f64();
-    let least = up_front + 1000.0 * run.as_secs_f64();
-    assert!(
-        admitted <= most + 1.0,
-        "{admitted} admitted, at most {most} possible"
-    );
-    assert!(
-        admitted >= least * 0.98,
-        "{admitted} admitted, expected about {least}"
-    );
+    (admitted.load(Ordering::Relaxed) as f64, began.elapsed())
 }
