@@ -51,14 +51,7 @@ pub struct RedisKeyed {
 
 impl fmt::Debug for RedisKeyed {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let settings = &self.shared.settings;
-        f.debug_struct("RedisKeyed")
-            .field("prefix", &String::from_utf8_lossy(&self.prefix))
-            .field("interval", &Duration::from_nanos(settings.interval))
-            .field("burst", &settings.burst)
-            .field("policy", &settings.policy)
-            .field("pool", &self.shared.pool)
-            .finish_non_exhaustive()
+        self.shared.debug(f, "RedisKeyed", "prefix", &self.prefix)
     }
 }
 

@@ -1,7 +1,7 @@
 //! [`RedisGcra`]: one GCRA limit, kept in one Redis key, shared by every process using it.
 
 use std::fmt;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use patterns_core::sync::atomic::Ordering;
 use patterns_core::sync::Arc;
@@ -74,14 +74,7 @@ pub struct RedisGcra {
 
 impl fmt::Debug for RedisGcra {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let settings = &self.shared.settings;
-        f.debug_struct("RedisGcra")
-            .field("key", &String::from_utf8_lossy(&self.key))
-            .field("interval", &Duration::from_nanos(settings.interval))
-            .field("burst", &settings.burst)
-            .field("policy", &settings.policy)
-            .field("pool", &self.shared.pool)
-            .finish_non_exhaustive()
+        self.shared.debug(f, "RedisGcra", "key", &self.key)
     }
 }
 

@@ -1,6 +1,7 @@
 //! What a limiter on one key and a keyed limiter share: the connections, the scripts, the
 //! settings, and the one implementation of every check.
 
+use std::fmt;
 use std::time::{Duration, Instant};
 
 use patterns_core::sync::atomic::{AtomicU64, Ordering};
@@ -34,6 +35,23 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
+    /// A limiter's `Debug`: its type, its key (or prefix) and the shared settings.
+    pub(crate) fn debug(
+        &self,
+        f: &mut fmt::Formatter<'_>,
+        name: &str,
+        key_name: &str,
+        key: &[u8],
+    ) -> fmt::Result {
+        f.debug_struct(name)
+            .field(key_name, &String::from_utf8_lossy(key))
+            .field("interval", &Duration::from_nanos(self.settings.interval))
+            .field("burst", &self.settings.burst)
+            .field("policy", &self.settings.policy)
+            .field("pool", &self.pool)
+            .finish_non_exhaustive()
+    }
+
     /// TAT's cost of `n` calls (at most the tolerance, below 2⁵³: `n ≤ burst`).
     fn cost(&self, n: u32) -> u64 {
         self.settings.interval * u64::from(n)
