@@ -8,7 +8,7 @@ use rate_limit::{AcquireError, Denied, TryAcquireError};
 /// [`RedisGcra::wait_n_until`](crate::RedisGcra::wait_n_until) and their
 /// [`RedisKeyed`](crate::RedisKeyed) twins) failed.
 ///
-/// Unlike the [`RateLimiter`] methods, which must answer with a
+/// Unlike the [`RateLimiter`](rate_limit::RateLimiter) methods, which must answer with a
 /// [`TryAcquireError`] or an [`AcquireError`] and so apply the limiter's
 /// [`FailurePolicy`](crate::FailurePolicy), these methods report a Redis failure as it is:
 /// [`RedisLimitError::Redis`], never a pass and never a made-up refusal.
