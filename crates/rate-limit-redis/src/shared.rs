@@ -106,21 +106,23 @@ impl Shared {
         let outcome = self
             .pool
             .with(|con| self.scripts.acquire(con, key, cost, tolerance, max_wait))?;
-        let wait = match outcome {
+        let (wait, end) = match outcome {
             Outcome::Refused { wait } => {
                 return Err(RedisLimitError::Timeout {
                     needed: Duration::from_nanos(wait),
                 })
             }
-            Outcome::Admitted { wait: 0 } => return Ok(()),
-            Outcome::Admitted { wait } => Duration::from_nanos(wait),
+            Outcome::Admitted { wait: 0, .. } => return Ok(()),
+            Outcome::Admitted { wait, end } => (Duration::from_nanos(wait), end),
         };
         if wait::sleep(wait, cancel) {
             return Ok(());
         }
         // If Redis fails here the reservation stays until its time passes: the limiter
         // admits less for a while, never more.
-        let _ = self.pool.with(|con| self.scripts.release(con, key, cost));
+        let _ = self
+            .pool
+            .with(|con| self.scripts.release(con, key, cost, &end));
         Err(RedisLimitError::Cancelled)
     }
 

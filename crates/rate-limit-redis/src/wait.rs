@@ -26,12 +26,14 @@ pub(crate) fn sleep(wait: Duration, cancel: Option<&CancelToken>) -> bool {
     let waker = Arc::clone(&parker);
     let _wake = token.on_cancel(move |_| waker.unpark());
     loop {
-        if token.is_cancelled() {
-            return false;
-        }
+        // Time first: a wait whose time has come is over, cancelled or not (what it
+        // reserved is used up, so there is nothing to give back).
         let now = SystemClock.now();
         if ready.is_some_and(|ready| now >= ready) {
             return true;
+        }
+        if token.is_cancelled() {
+            return false;
         }
         // A token's deadline fires only when someone looks, so the wait wakes to look.
         let deadline = token.deadline().filter(|&deadline| deadline > now);
