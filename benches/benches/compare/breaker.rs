@@ -14,9 +14,18 @@ use crate::support::flat_group;
 /// Calls per thread per iteration in the contended case.
 const CALLS: u64 = 1_000_000;
 
-/// Both with their default settings: a closed breaker whose calls all succeed.
+/// Both with their default settings: a closed breaker whose calls all succeed. Ours then
+/// does not time calls (slow-call detection is off by default), so it reads no clock.
 fn ours() -> CircuitBreaker {
     CircuitBreaker::builder().build().unwrap()
+}
+
+/// Ours with slow-call detection on: every call timed, two readings of the clock.
+fn ours_timed() -> CircuitBreaker {
+    CircuitBreaker::builder()
+        .slow_call_duration(Duration::from_secs(1))
+        .build()
+        .unwrap()
 }
 
 fn failsafe() -> failsafe::StateMachine<
@@ -34,6 +43,13 @@ fn bench_call(c: &mut Criterion) {
     let breaker = ours();
     let mut x = 0u64;
     group.bench_function("ours", |b| {
+        b.iter(|| {
+            x += 1;
+            black_box(breaker.call(|| Ok::<_, ()>(black_box(x))))
+        })
+    });
+    let breaker = ours_timed();
+    group.bench_function("ours_timed", |b| {
         b.iter(|| {
             x += 1;
             black_box(breaker.call(|| Ok::<_, ()>(black_box(x))))
@@ -94,6 +110,9 @@ fn bench_contended(c: &mut Criterion) {
     for threads in [1, 2, 8] {
         let mut group = flat_group(c, "breaker/contended".to_owned(), CALLS * threads as u64);
         contended(&mut group, "ours", threads, ours, |b, x| {
+            b.call(|| Ok::<_, ()>(black_box(x))).is_ok()
+        });
+        contended(&mut group, "ours_timed", threads, ours_timed, |b, x| {
             b.call(|| Ok::<_, ()>(black_box(x))).is_ok()
         });
         contended(&mut group, "failsafe", threads, failsafe, |b, x| {

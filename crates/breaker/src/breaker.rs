@@ -288,7 +288,7 @@ impl CircuitBreaker {
 
     /// About how many bytes this breaker occupies: its shared state and its stripes'
     /// windows (one byte per result of a count window per stripe, 240 bytes per stripe
-    /// of a time window, and 128 per stripe for the stripe itself).
+    /// of a time window, and 256 per stripe for the stripe itself).
     #[must_use]
     pub fn memory_bytes(&self) -> usize {
         let config = &self.inner.config;
@@ -352,7 +352,11 @@ impl Inner {
         match state::code(word) {
             state::CLOSED | state::METRICS_ONLY => Ok(Ticket {
                 word,
-                start: self.timeline.now(),
+                start: if self.config.timed {
+                    self.timeline.now()
+                } else {
+                    0
+                },
             }),
             state::DISABLED => Ok(Ticket { word, start: 0 }),
             _ => self.acquire_slow(word),
@@ -420,8 +424,15 @@ impl Inner {
         if code == state::DISABLED {
             return;
         }
-        let now = self.timeline.now();
-        let nanos = now.saturating_sub(ticket.start);
+        // A half-open ticket was always stamped (on the slow path); a closed one only
+        // when the breaker times calls.
+        let stamped = self.config.stamped || code == state::HALF_OPEN;
+        let now = if stamped { self.timeline.now() } else { 0 };
+        let nanos = if self.config.timed || code == state::HALF_OPEN {
+            now.saturating_sub(ticket.start)
+        } else {
+            0
+        };
         let slow = outcome != Outcome::Ignored && nanos > self.config.slow_nanos;
         if self.config.has_listeners() {
             let duration = Duration::from_nanos(nanos);
@@ -436,7 +447,7 @@ impl Inner {
         }
         if code == state::HALF_OPEN {
             self.stripe().count(outcome);
-            self.finish_trial(ticket.word, outcome, slow, now);
+            self.finish_trial(ticket.word, outcome, slow);
             return;
         }
         let generation = state::generation(ticket.word);
@@ -456,12 +467,12 @@ impl Inner {
         {
             return;
         }
-        self.evaluate(ticket.word, own, own_tally, epoch, now);
+        self.evaluate(ticket.word, own, own_tally, epoch);
     }
 
     /// Judges the window of closed episode `word` after a result: opens the breaker when
     /// a rate reaches its threshold with at least the minimum calls in.
-    fn evaluate(&self, word: u64, own: &Stripe, own_tally: Tally, epoch: u64, now: u64) {
+    fn evaluate(&self, word: u64, own: &Stripe, own_tally: Tally, epoch: u64) {
         let generation = state::generation(word);
         let mut tally = own_tally;
         for stripe in self.stripes.iter() {
@@ -478,6 +489,9 @@ impl Inner {
         if Config::reaches(tally.failures, tally.calls, self.config.failure_rate)
             || Config::reaches(tally.slow, tally.calls, self.config.slow_rate)
         {
+            // The clock is read here, not reused from the result: a call that is not
+            // timed did not read it.
+            let now = self.timeline.now();
             let mut control = self.control.lock();
             if self.hot.word.load(Ordering::Acquire) == word {
                 self.transition(&mut control, word, State::Open, now);
@@ -491,7 +505,8 @@ impl Inner {
     }
 
     /// Records a half-open trial's result; the last of the episode's trials decides it.
-    fn finish_trial(&self, word: u64, outcome: Outcome, slow: bool, now: u64) {
+    fn finish_trial(&self, word: u64, outcome: Outcome, slow: bool) {
+        let now = self.timeline.now();
         let mut control = self.control.lock();
         if self.hot.word.load(Ordering::Acquire) != word {
             return; // the episode is over: a stale trial

@@ -26,7 +26,7 @@ const MAX_SHARDS: usize = 64;
 ///
 /// At most [`max_keys`](Keyed::max_keys) keys are held. A key costs its map entry
 /// ([`entry_bytes`](Keyed::entry_bytes): the key and a pointer, at the map's load) plus
-/// its breaker's [`memory_bytes`](CircuitBreaker::memory_bytes) — about 0.3 KiB for a
+/// its breaker's [`memory_bytes`](CircuitBreaker::memory_bytes) — 875 bytes for a
 /// count window of 100 with one stripe, which is what [`Builder::stripes`]`(1)` is for
 /// here: a keyed breaker is usually called by few threads at once.
 ///

@@ -17,8 +17,8 @@
 //! failure), [`call_with_fallback`](CircuitBreaker::call_with_fallback), or a [`Permit`]
 //! from [`try_acquire`](CircuitBreaker::try_acquire) for code that cannot be wrapped.
 //! [`Builder::record_error`] says which errors count as failures; the others are
-//! ignored. Listeners ([`Builder::on_event`]) see every [`Event`]; [`metrics`]
-//! (CircuitBreaker::metrics) gives the rates and counters. [`Keyed`] holds one breaker
+//! ignored. Listeners ([`Builder::on_event`]) see every [`Event`];
+//! [`metrics`](CircuitBreaker::metrics) gives the rates and counters. [`Keyed`] holds one breaker
 //! per host or endpoint in bounded memory. Time comes from a
 //! [`Clock`](patterns_core::Clock), so every sequence is testable on a
 //! [`ManualClock`](patterns_core::ManualClock) without sleeping.
@@ -78,7 +78,8 @@
 //! on the manual clock (`tests/state_machine.rs`):
 //!
 //! * **Trip at `rate >= threshold`.** A call is **slow** when its duration, from
-//!   admission to its result, is **strictly greater** than `slow_call_duration`.
+//!   admission to its result, is **strictly greater** than `slow_call_duration`
+//!   (slow-call detection is off until that or `slow_call_rate_threshold` is set).
 //! * **Open ends strictly after `opened_at + wait`**: at exactly the wait it is still
 //!   open, and [`Rejected::retry_after`] is the time to the first instant after it.
 //! * **Thresholds are evaluated after every recorded result**, success or failure, once
@@ -113,9 +114,10 @@
 //! # Concurrency
 //!
 //! The closed-state fast path takes no shared lock and writes no shared cache line: one
-//! load of the state word, two readings of the clock (the CPU's counter, through
-//! quanta, by default), and the result recorded into the calling thread's stripe (its
-//! own lock, its own cache line). The window is split into stripes, four per core by
+//! load of the state word, the clock read only if something needs it (twice when calls
+//! are timed — slow-call detection or a listener — once for a time window, never for an
+//! untimed count window; the CPU's counter through quanta by default), and the result
+//! recorded into the calling thread's stripe (its own spin lock, its own cache line). The window is split into stripes, four per core by
 //! default ([`Builder::stripes`]); rates are computed over the union of the stripes'
 //! windows, which from one thread is exactly the configured window and from several is
 //! a documented approximation ([`Window::Count`]). Transitions, half-open admission and
@@ -131,6 +133,7 @@ mod error;
 mod event;
 mod keyed;
 mod metrics;
+mod spin;
 mod state;
 mod timeline;
 mod window;

@@ -15,8 +15,8 @@
 use crossbeam_utils::CachePadded;
 
 use crate::config::WindowKind;
+use crate::spin::SpinLock;
 use crate::sync::atomic::{AtomicU64, Ordering};
-use crate::sync::Mutex;
 
 /// Calls, failures and slow calls.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -67,7 +67,7 @@ pub(crate) enum Outcome {
 /// One stripe: its window behind a lock, and what it publishes.
 #[derive(Debug)]
 pub(crate) struct Stripe {
-    local: Mutex<Local>,
+    local: SpinLock<Local>,
     /// The generation `published` belongs to.
     generation: AtomicU64,
     /// The time bucket of the stripe's latest result (0 for a count window).
@@ -192,7 +192,7 @@ impl Local {
 impl Stripe {
     pub(crate) fn new(window: WindowKind) -> CachePadded<Stripe> {
         CachePadded::new(Stripe {
-            local: Mutex::new(Local::new(window)),
+            local: SpinLock::new(Local::new(window)),
             generation: AtomicU64::new(0),
             epoch: AtomicU64::new(0),
             calls: AtomicU64::new(0),
@@ -216,33 +216,33 @@ impl Stripe {
         current: impl FnOnce() -> u64,
     ) -> Option<Tally> {
         let (word, generation) = episode;
-        let mut local = self.local.lock();
-        match outcome {
-            Outcome::Success => local.totals.successes += 1,
-            Outcome::Failure => local.totals.failures += 1,
-            Outcome::Ignored => {
-                local.totals.ignored += 1;
+        self.local.with(|local| {
+            match outcome {
+                Outcome::Success => local.totals.successes += 1,
+                Outcome::Failure => local.totals.failures += 1,
+                Outcome::Ignored => {
+                    local.totals.ignored += 1;
+                    return None;
+                }
+            }
+            if current() != word {
                 return None;
             }
-        }
-        if current() != word {
-            return None;
-        }
-        local.advance(generation, epoch);
-        local.push(outcome == Outcome::Failure, slow);
-        self.publish(&local);
-        Some(local.tally)
+            local.advance(generation, epoch);
+            local.push(outcome == Outcome::Failure, slow);
+            self.publish(local);
+            Some(local.tally)
+        })
     }
 
     /// Counts `outcome` in the totals only (a half-open trial's result, which the
     /// half-open episode tallies itself).
     pub(crate) fn count(&self, outcome: Outcome) {
-        let mut local = self.local.lock();
-        match outcome {
+        self.local.with(|local| match outcome {
             Outcome::Success => local.totals.successes += 1,
             Outcome::Failure => local.totals.failures += 1,
             Outcome::Ignored => local.totals.ignored += 1,
-        }
+        });
     }
 
     fn publish(&self, local: &Local) {
@@ -268,13 +268,16 @@ impl Stripe {
                 return Tally::default();
             }
             if last < epoch {
-                if let Some(mut local) = self.local.try_lock() {
+                let aged = self.local.try_with(|local| {
                     if local.generation != generation {
                         return Tally::default();
                     }
                     local.advance(generation, epoch);
-                    self.publish(&local);
-                    return local.tally;
+                    self.publish(local);
+                    local.tally
+                });
+                if let Some(tally) = aged {
+                    return tally;
                 }
             }
         }
@@ -287,18 +290,19 @@ impl Stripe {
 
     /// The stripe's window for `generation` at `epoch`, exactly (under its lock).
     pub(crate) fn exact_tally(&self, generation: u64, epoch: u64) -> Tally {
-        let mut local = self.local.lock();
-        if local.generation != generation {
-            return Tally::default();
-        }
-        local.advance(generation, epoch);
-        self.publish(&local);
-        local.tally
+        self.local.with(|local| {
+            if local.generation != generation {
+                return Tally::default();
+            }
+            local.advance(generation, epoch);
+            self.publish(local);
+            local.tally
+        })
     }
 
     /// The counters since the breaker was built.
     pub(crate) fn totals(&self) -> Totals {
-        self.local.lock().totals
+        self.local.with(|local| local.totals)
     }
 
     /// Bytes this stripe owns beyond its own struct: the ring.

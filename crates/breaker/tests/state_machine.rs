@@ -896,3 +896,34 @@ fn bad_settings_are_typed_errors() {
         "failure_rate_threshold must be a percentage above 0 and at most 100, got 150"
     );
 }
+
+#[test]
+fn slow_call_detection_is_off_until_asked_for() {
+    let clock = ManualClock::new();
+    let breaker = CircuitBreaker::builder()
+        .clock(clock.clone())
+        .sliding_window(Window::Count(1))
+        .build()
+        .unwrap();
+    breaker
+        .call(|| {
+            clock.advance(Duration::from_secs(3600));
+            Ok::<_, ()>(())
+        })
+        .unwrap();
+    assert_eq!(breaker.metrics().slow_calls, 0);
+    assert_eq!(breaker.state(), State::Closed);
+    let timed = CircuitBreaker::builder()
+        .clock(clock.clone())
+        .sliding_window(Window::Count(1))
+        .slow_call_rate_threshold(100.0) // with the 60 s duration
+        .build()
+        .unwrap();
+    timed
+        .call(|| {
+            clock.advance(Duration::from_secs(61));
+            Ok::<_, ()>(())
+        })
+        .unwrap();
+    assert_eq!(timed.state(), State::Open);
+}
