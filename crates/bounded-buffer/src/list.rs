@@ -30,14 +30,33 @@
 //!
 //! ## Slots and blocks
 //!
-//! A slot's `state` has three bits: [`WRITE`] (the sender has written the value),
-//! [`READ`] (the receiver has moved it out) and [`DESTROY`] (the block is being freed and
-//! waits for this slot's receiver). The receiver of a block's last slot frees the block
-//! after reading (`Block::destroy`): it walks the other slots, and at the first one whose
-//! receiver is not done yet it sets `DESTROY` and leaves, and that receiver carries on
-//! from there once it is done. So exactly one thread frees each block, after every value
-//! in it was read. Under loom a free counts as a write of every value cell of the block
-//! (`Block::free`), so the models report a free that does not happen after some access.
+//! A slot's `state` is [`WRITE`] once the sender has written the value: the sender
+//! stores it, no one else writes it, so a send is one compare-and-swap (on `tail`) and
+//! one store. A block counts the values moved out of it (`Block::reads`): a receiver adds
+//! the slots it has read, all of a claim's at once, and the one whose addition completes
+//! the count frees the block (`List::destroy`). So exactly one thread frees each block,
+//! after every value in it was read. (crossbeam instead marks each slot read and hands
+//! the free on through a `DESTROY` bit; that needs a read-modify-write on every slot by
+//! its sender as well, which measured as half of a send's time.) Under loom a free
+//! counts as a write of every value cell of the block (`Block::free`), so the models
+//! report a free that does not happen after some access.
+//!
+//! ## Recycling
+//!
+//! A freed block is not given back to the allocator at once: the receiver that frees it
+//! resets it (`Block::reset`: slots empty, count zero, no next) and keeps it in one of
+//! the list's [`SPARES`] places, where the next sender that links a block takes it
+//! (`List::new_block`); only if every place is taken is it freed. Whenever receivers
+//! keep up with senders, or catch up after a burst, blocks are reused this way. The
+//! allocator's cost was the point: a block allocated by the producer and freed by the
+//! consumer is a cross-thread free, which in glibc's malloc takes the producer's arena
+//! lock that the producer's next allocation needs too (both threads were seen sleeping
+//! on that lock in futex calls), and a heap that grows and shrinks by a block at a time
+//! faults and trims pages. Each place is taken by a swap and filled by a
+//! compare-and-swap from null, so a block has one owner at a time and there is no ABA;
+//! the fill releases and the take acquires, so whatever the block's last use did happens
+//! before its reset, which happens before its next use. A reset counts under loom as a
+//! write of every value cell, as a free does, so the models check both edges.
 //!
 //! ## Wrap-around
 //!
@@ -65,10 +84,17 @@ use crate::waker::SyncWaker;
 /// Slots per block: with the block's `next` pointer, 32 words for word-sized values.
 #[cfg(not(loom))]
 const BLOCK_CAP: usize = 31;
-/// Under loom, two slots: every model with three values crosses a block boundary, and a
-/// block with one slot would never free itself through another receiver (`DESTROY`).
+/// Under loom, two slots: every model with three values crosses a block boundary, and two
+/// receivers can each read one slot of a block and race to complete its count.
 #[cfg(loom)]
 const BLOCK_CAP: usize = 2;
+
+/// Freed blocks a list keeps for reuse (see *Recycling*): 4 KiB of them for `u64`s.
+#[cfg(not(loom))]
+const SPARES: usize = 8;
+/// Under loom, two: enough for a keep to find a place taken and try the next.
+#[cfg(loom)]
+const SPARES: usize = 2;
 
 /// Positions per block: its slots and the boundary.
 const LAP: usize = BLOCK_CAP + 1;
@@ -87,10 +113,6 @@ const POSITION_MASK: usize = usize::MAX >> SHIFT;
 
 /// A slot's value has been written.
 const WRITE: usize = 1;
-/// A slot's value has been moved out.
-const READ: usize = 2;
-/// The block is being freed and waits for this slot's receiver to finish.
-const DESTROY: usize = 4;
 
 /// The position of a cursor.
 #[inline]
@@ -121,7 +143,7 @@ fn slots_between(head: usize, tail: usize) -> usize {
 struct Slot<T> {
     /// Initialized from the time `WRITE` is set until the receiver moves it out.
     msg: UnsafeCell<MaybeUninit<T>>,
-    /// `WRITE | READ | DESTROY` bits, see the module docs.
+    /// 0, or `WRITE`, see the module docs.
     state: AtomicUsize,
 }
 
@@ -140,6 +162,9 @@ struct Block<T> {
     /// The next block, set by the sender that claimed this block's last slot.
     next: AtomicPtr<Block<T>>,
     slots: [Slot<T>; BLOCK_CAP],
+    /// How many slots' values receivers have moved out; after the slots, away from
+    /// `next`, which the sender writes.
+    reads: AtomicUsize,
 }
 
 impl<T> Block<T> {
@@ -157,6 +182,7 @@ impl<T> Block<T> {
         // memory is made), so the block is fully initialized when this returns.
         unsafe {
             ptr::addr_of_mut!((*raw).next).write(AtomicPtr::new(ptr::null_mut()));
+            ptr::addr_of_mut!((*raw).reads).write(AtomicUsize::new(0));
             let slots = ptr::addr_of_mut!((*raw).slots).cast::<Slot<T>>();
             for i in 0..BLOCK_CAP {
                 slots.add(i).write(Slot {
@@ -182,7 +208,8 @@ impl<T> Block<T> {
         // Under loom, freeing counts as a write of every value cell, as a race detector
         // treats a deallocation: loom then reports any access to a value that the free
         // does not happen after, which is what a use after free would be. This is how
-        // the models check the hand-over of `Block::destroy`.
+        // the models check that the receiver that completes a block's count frees it
+        // after every other receiver's read (`List::release`).
         #[cfg(loom)]
         {
             // SAFETY: not freed yet (the caller's contract); nothing is written.
@@ -208,32 +235,28 @@ impl<T> Block<T> {
         }
     }
 
-    /// Frees the block once the receivers of slots `start..BLOCK_CAP - 1` are done with
-    /// them: at the first one that is not, marks it `DESTROY` and leaves the rest to that
-    /// slot's receiver (see [`List::release`]).
+    /// Makes a block whose values have all been read like a new one: every slot empty,
+    /// no next block.
     ///
     /// # Safety
     ///
-    /// The block is live, its last slot has been read, and this thread is the one that
-    /// frees it: it read the last slot (`start == 0`), or it found `DESTROY` on slot
-    /// `start - 1` when it marked that slot read.
-    unsafe fn destroy(block: NonNull<Block<T>>, start: usize) {
-        for i in start..BLOCK_CAP - 1 {
-            // SAFETY: the block is live (the caller's contract) and nobody else frees it
-            // while this loop runs: only the thread it hands over to, below, carries on.
-            let slot = unsafe { &(*block.as_ptr()).slots[i] };
-            if slot.state.load(Ordering::Acquire) & READ == 0
-                && slot.state.fetch_or(DESTROY, Ordering::AcqRel) & READ == 0
-            {
-                // That slot's receiver frees the block when it is done: the block must
-                // not be touched from here on.
-                return;
-            }
+    /// As [`Block::free`]: no thread touches the block now or after this, until it is
+    /// handed on (through [`List::spare`], which orders this before any later use).
+    unsafe fn reset(block: NonNull<Block<T>>) {
+        // SAFETY: live and, by the caller's contract, this thread's alone.
+        let block = unsafe { block.as_ref() };
+        // Relaxed: the spare's release publishes these stores with the block.
+        block.next.store(ptr::null_mut(), Ordering::Relaxed);
+        block.reads.store(0, Ordering::Relaxed);
+        for slot in &block.slots {
+            // As in `free`: under loom a reset counts as a write of every value cell, so
+            // the models report a reset that some access of the block's last use does
+            // not happen before, and a later write that the reset does not happen
+            // before. Nothing is written (the value cells hold no value).
+            #[cfg(loom)]
+            slot.msg.with_mut(|_| ());
+            slot.state.store(0, Ordering::Relaxed);
         }
-        // SAFETY: every slot has been read (the loop saw each `READ`, which the readers
-        // set after their last access), so no thread touches the block any more; this
-        // thread is its one destroyer (the caller's contract).
-        unsafe { Block::free(block) };
     }
 }
 
@@ -286,6 +309,10 @@ pub(crate) struct List<T> {
     tail: CachePadded<Position<T>>,
     /// Receivers parked on an empty queue. Senders never wait.
     receivers: SyncWaker,
+    /// Blocks whose values have all been read, reset, for the next blocks senders link;
+    /// null where there is none (see *Recycling*). On a line of their own: the receiver
+    /// that frees a block and the sender that links one each touch it once per block.
+    spares: CachePadded<[AtomicPtr<Block<T>>; SPARES]>,
     /// The list owns values of `T` (and drops them).
     _values: PhantomData<T>,
 }
@@ -304,12 +331,14 @@ impl<T> List<T> {
             head: cursor(),
             tail: cursor(),
             receivers: SyncWaker::new(),
+            spares: CachePadded::new(core::array::from_fn(|_| AtomicPtr::new(ptr::null_mut()))),
             _values: PhantomData,
         }
     }
 
     /// Claims up to `want >= 1` consecutive slots of the tail's block, linking the next
     /// block if the claim takes the last slot.
+    #[inline(always)]
     fn claim_send(&self, want: usize) -> Claim<T> {
         debug_assert!(want >= 1);
         let backoff = Backoff::new();
@@ -332,7 +361,7 @@ impl<T> List<T> {
             let count = want.min(BLOCK_CAP - offset);
             let fills = offset + count == BLOCK_CAP;
             if fills && next_block.is_none() {
-                next_block = Some(Block::<T>::alloc());
+                next_block = Some(self.new_block());
             }
             match self.tail.index.compare_exchange_weak(
                 tail,
@@ -365,14 +394,103 @@ impl<T> List<T> {
             }
         };
         if let Some(unused) = next_block {
-            // SAFETY: allocated above and never published.
-            unsafe { Block::free(unused) };
+            // SAFETY: taken above and never published: no other thread has seen it.
+            unsafe { self.keep_spare(unused) };
         }
         claim
     }
 
+    /// A block for a sender to link: a spare if there is one, else a new allocation.
+    fn new_block(&self) -> NonNull<Block<T>> {
+        for spare in self.spares.iter() {
+            // A plain load first, so that a sender writes only the place it takes from.
+            if !spare.load(Ordering::Relaxed).is_null() {
+                // Acquire: the reset of the block, and every access of its last use,
+                // happen before this thread's writes into it (the release in
+                // `keep_spare`). A swap, not a store: another sender may have taken it.
+                if let Some(block) = NonNull::new(spare.swap(ptr::null_mut(), Ordering::Acquire)) {
+                    return block;
+                }
+            }
+        }
+        Block::alloc()
+    }
+
+    /// Keeps an empty block as a spare, or frees it if every place is taken.
+    ///
+    /// # Safety
+    ///
+    /// `block` came from [`Block::alloc`], every slot is empty and its `next` null (it is
+    /// new or reset), and no other thread touches it now or later.
+    unsafe fn keep_spare(&self, block: NonNull<Block<T>>) {
+        // Release: publishes the block's reset, and what happened before it, to the
+        // sender that takes it (the acquire in `new_block`). Covered by the loom models
+        // `unbounded_a_freed_block_is_reused` and
+        // `unbounded_a_block_freed_by_racing_receivers_is_reused`.
+        for spare in self.spares.iter() {
+            if spare.load(Ordering::Relaxed).is_null()
+                && spare
+                    .compare_exchange(
+                        ptr::null_mut(),
+                        block.as_ptr(),
+                        Ordering::Release,
+                        Ordering::Relaxed,
+                    )
+                    .is_ok()
+            {
+                return;
+            }
+        }
+        // SAFETY: no other thread has it (the caller's contract), and it did not become a
+        // spare.
+        unsafe { Block::free(block) };
+    }
+
+    /// Counts `count` more values of `block` moved out; the call that completes the count
+    /// frees the block: resets it and keeps it as a spare, or gives it back to the
+    /// allocator if every place is taken. The block must not be touched by this thread
+    /// afterwards, unless it holds a later unread slot of it (which keeps it alive).
+    ///
+    /// # Safety
+    ///
+    /// This thread claimed `count` slots of `block` with [`claim_recv`](List::claim_recv),
+    /// has moved their values out and counts them once, here.
+    #[inline(always)]
+    unsafe fn release(&self, block: NonNull<Block<T>>, count: usize) {
+        // SAFETY: the block is live: its count cannot be complete before this addition.
+        let reads = unsafe { &(*block.as_ptr()).reads };
+        // AcqRel: this thread's reads of its slots happen before the free (release), and
+        // so do every other receiver's, whose additions come before this one's (acquire,
+        // through the release sequence of the additions).
+        if reads.fetch_add(count, Ordering::AcqRel) + count == BLOCK_CAP {
+            // SAFETY: every value has been moved out, by receivers whose accesses happen
+            // before this (above), so no thread touches the block any more: no cursor
+            // points into it (both have moved into later blocks) and no claim of a slot
+            // in it is outstanding. This thread completed the count, so it alone frees
+            // it. Covered by `unbounded_receivers_racing_to_free_a_block`.
+            unsafe { self.destroy(block) };
+        }
+    }
+
+    /// Resets a block whose values have all been read and keeps it as a spare, or frees
+    /// it if every place is taken.
+    ///
+    /// # Safety
+    ///
+    /// No thread touches the block now or later, and this thread is its one destroyer.
+    #[cold]
+    #[inline(never)]
+    unsafe fn destroy(&self, block: NonNull<Block<T>>) {
+        // SAFETY: passed on from our caller; a reset block is empty, with no next.
+        unsafe {
+            Block::reset(block);
+            self.keep_spare(block);
+        }
+    }
+
     /// Claims up to `want >= 1` consecutive slots of the head's block that senders have
     /// claimed, moving the head into the next block if the claim takes the last slot.
+    #[inline(always)]
     fn claim_recv(&self, want: usize) -> Claim<T> {
         debug_assert!(want >= 1);
         let backoff = Backoff::new();
@@ -461,6 +579,7 @@ impl<T> List<T> {
     ///
     /// This thread claimed slot `offset` of `block` with [`claim_send`](List::claim_send)
     /// and has not written it yet.
+    #[inline(always)]
     unsafe fn write(block: NonNull<Block<T>>, offset: usize, msg: T) {
         // SAFETY: the block is live until this slot is read, which waits for the `WRITE`
         // below.
@@ -470,52 +589,43 @@ impl<T> List<T> {
         // `unbounded_send_racing_recv_across_a_block_boundary` and
         // `unbounded_batches_across_a_block_boundary`.
         slot.msg.with_mut(|p| unsafe { (*p).write(msg) });
-        // Not a store: a destroyer may have set `DESTROY` already.
-        slot.state.fetch_or(WRITE, Ordering::Release);
+        // A store: this thread is the only one that writes the slot's state until the
+        // block is reset.
+        slot.state.store(WRITE, Ordering::Release);
     }
 
-    /// Moves the value out of a claimed slot, then lets the slot go (see
+    /// Moves the value out of a claimed slot, then counts it read (see
     /// [`release`](List::release)).
     ///
     /// # Safety
     ///
     /// This thread claimed slot `offset` of `block` with [`claim_recv`](List::claim_recv),
-    /// and has not read it yet; it reads the slots of one claim in order.
-    unsafe fn take(block: NonNull<Block<T>>, offset: usize) -> T {
-        // SAFETY: the block is live until this slot is released, below: its destroyer
-        // waits for our `READ` (or, for the last slot, is us).
+    /// and has not read it yet.
+    #[inline(always)]
+    unsafe fn take(&self, block: NonNull<Block<T>>, offset: usize) -> T {
+        // SAFETY: passed on.
+        let msg = unsafe { Self::move_out(block, offset) };
+        // SAFETY: read just now, and this thread's claim, counted once.
+        unsafe { self.release(block, 1) };
+        msg
+    }
+
+    /// Moves the value out of a claimed slot, waiting for its sender to write it first.
+    ///
+    /// # Safety
+    ///
+    /// As [`take`](List::take); the slot is counted read afterwards, once.
+    #[inline(always)]
+    unsafe fn move_out(block: NonNull<Block<T>>, offset: usize) -> T {
+        // SAFETY: the block is live until this slot is counted read: its count cannot
+        // complete before.
         let slot = unsafe { &(*block.as_ptr()).slots[offset] };
         slot.wait_write();
         // SAFETY: `WRITE` (acquired) says the value is initialized; the claim made this
         // thread its only reader, so it is moved out exactly once. Covered by the loom
         // models `unbounded_send_racing_recv_across_a_block_boundary` and
         // `unbounded_receivers_racing_to_free_a_block`.
-        let msg = slot.msg.with(|p| unsafe { (*p).assume_init_read() });
-        // SAFETY: read just now, and this thread's claim; passed on.
-        unsafe { Self::release(block, offset) };
-        msg
-    }
-
-    /// Marks a slot read, freeing the block if this was the last thing it waited for.
-    /// The block must not be touched by this thread afterwards, unless it holds a later
-    /// unread slot of it (which keeps it alive).
-    ///
-    /// # Safety
-    ///
-    /// As [`take`](List::take), and the slot's value has been moved out.
-    unsafe fn release(block: NonNull<Block<T>>, offset: usize) {
-        if offset + 1 == BLOCK_CAP {
-            // SAFETY: this thread read the block's last slot, which makes it the
-            // destroyer. Covered by `unbounded_receivers_racing_to_free_a_block`.
-            unsafe { Block::destroy(block, 0) };
-            return;
-        }
-        // SAFETY: the block is live: its destroyer waits for this `READ`.
-        let slot = unsafe { &(*block.as_ptr()).slots[offset] };
-        if slot.state.fetch_or(READ, Ordering::AcqRel) & DESTROY != 0 {
-            // SAFETY: the destroyer found this slot unread and handed the rest to us.
-            unsafe { Block::destroy(block, offset + 1) };
-        }
+        slot.msg.with(|p| unsafe { (*p).assume_init_read() })
     }
 
     /// Fills claimed slots from the front of `values`, then wakes receivers.
@@ -547,13 +657,18 @@ impl<T> List<T> {
     ///
     /// This thread claimed slots `offset..offset + count` of `block` with
     /// [`claim_recv`](List::claim_recv).
-    unsafe fn drain_into(block: NonNull<Block<T>>, offset: usize, count: usize, out: &mut Vec<T>) {
+    unsafe fn drain_into(
+        &self,
+        block: NonNull<Block<T>>,
+        offset: usize,
+        count: usize,
+        out: &mut Vec<T>,
+    ) {
         debug_assert!(out.capacity() - out.len() >= count);
-        // In order, so that a slot's release that carries on a destroy stops at the
-        // next slot of ours, which is still unread, and the block's last slot, if it is
-        // ours, comes last.
-        // SAFETY: each a claimed slot of this thread, read once, in order.
-        out.extend((0..count).map(|i| unsafe { Self::take(block, offset + i) }));
+        // SAFETY: each a claimed slot of this thread, read once.
+        out.extend((0..count).map(|i| unsafe { Self::move_out(block, offset + i) }));
+        // SAFETY: read just now, all of them this thread's claim, counted once.
+        unsafe { self.release(block, count) };
     }
 
     /// Sends `msg`; never blocks. Fails only when closed, handing `msg` back.
@@ -597,7 +712,7 @@ impl<T> List<T> {
     pub(crate) fn try_recv(&self) -> Result<T, Failure> {
         match self.claim_recv(1) {
             // SAFETY: the slot was just claimed by this thread.
-            Claim::Got { block, offset, .. } => Ok(unsafe { Self::take(block, offset) }),
+            Claim::Got { block, offset, .. } => Ok(unsafe { self.take(block, offset) }),
             Claim::Empty => Err(Failure::WouldBlock),
             Claim::Closed => Err(Failure::Closed),
         }
@@ -638,7 +753,7 @@ impl<T> List<T> {
                 } => {
                     // SAFETY: just claimed, and `out` has room for `count` (a claim stays
                     // within one block).
-                    unsafe { Self::drain_into(block, offset, count, out) };
+                    unsafe { self.drain_into(block, offset, count, out) };
                     taken += count;
                 }
                 Claim::Empty | Claim::Closed if taken > 0 => break,
@@ -771,7 +886,7 @@ impl<T> List<T> {
     pub(crate) unsafe fn read(&self, claim: EntryClaim) -> T {
         // SAFETY: `claim` erased this list's `Block<T>`: a slot this thread claimed and
         // has not read (the caller's contract; a claim is used once).
-        unsafe { Self::take(claim.block.cast(), claim.offset) }
+        unsafe { self.take(claim.block.cast(), claim.offset) }
     }
 
     /// Gives up a select's receive that will not complete: its value is dropped (it was
@@ -815,6 +930,13 @@ impl<T> Drop for List<T> {
                 // SAFETY: no other handle exists and the queue is drained, so the head's
                 // block is the tail's, the one live block, touched by no one else.
                 unsafe { Block::free(block) };
+                for spare in self.0.spares.iter() {
+                    if let Some(spare) = NonNull::new(spare.load(Ordering::Relaxed)) {
+                        // SAFETY: no other handle exists, so nobody takes or keeps a
+                        // spare any more, and a spare is in no list.
+                        unsafe { Block::free(spare) };
+                    }
+                }
             }
         }
         let _last = FreeLast(self);
@@ -867,8 +989,9 @@ impl<T> Discard<'_, T> {
                 .index
                 .store(head.wrapping_add(2 * ONE), Ordering::Release);
             // SAFETY: every slot of the block has been read, by receivers that are all
-            // done or just now by this thread, and no receiver destroys a block whose
-            // last slot it did not read: this is the last use.
+            // done or just now by this thread, and no receiver frees the block: what
+            // this thread drops is not counted, so its count never completes. This is
+            // the last use.
             unsafe { Block::free(block) };
         } else {
             list.head
@@ -944,16 +1067,29 @@ mod tests {
         assert_eq!(live() - base, 11, "ten full blocks and the tail's");
         for i in 0..n {
             assert_eq!(list.try_recv(), Ok(i));
-            // Each block is freed as its last value is read.
-            assert_eq!(live() - base, 11 - (i as isize + 1) / BLOCK_CAP as isize);
+            // Each block is freed as its last value is read, but the first `SPARES`
+            // freed, which are kept.
+            let freed = (i as isize + 1) / BLOCK_CAP as isize;
+            assert_eq!(live() - base, 11 - freed + freed.min(SPARES as isize));
         }
-        assert_eq!(live() - base, 1, "only the tail's block is left");
+        let kept = 1 + SPARES as isize;
+        assert_eq!(
+            live() - base,
+            kept,
+            "only the tail's block and the spares are left"
+        );
+        // The next blocks linked are spares, and the blocks they leave become spares.
+        for i in 0..2 * BLOCK_CAP as u64 {
+            list.send(i).unwrap();
+            assert_eq!(list.try_recv(), Ok(i));
+            assert_eq!(live() - base, kept, "no block allocated or freed");
+        }
         let mut values: VecDeque<u64> = (0..n).collect();
         list.send_many(&mut values).unwrap();
         let mut out = Vec::new();
         assert_eq!(list.try_recv_many(&mut out, usize::MAX), Ok(n as usize));
         assert_eq!(out, (0..n).collect::<Vec<_>>());
-        assert_eq!(live() - base, 1);
+        assert_eq!(live() - base, kept);
         for i in 0..n {
             list.send(i).unwrap();
         }

@@ -624,3 +624,50 @@ fn unbounded_select_racing_two_senders() {
         assert_eq!(sorted(got), [1, 2]);
     });
 }
+
+/// Five values through blocks of two while the receiver keeps up: the third block is
+/// linked when value 4 is claimed, and is the first block, recycled, whenever values 1
+/// and 2 were read by then. Value 5 is written into it: the reset (and the reads of the
+/// block's last use) happen before that write, and each value arrives once, in order.
+#[test]
+fn unbounded_a_freed_block_is_reused() {
+    loom::model(|| {
+        let (tx, rx) = unbounded();
+        let sender = thread::spawn(move || {
+            for value in 1..=5 {
+                tx.send(value).unwrap();
+            }
+        });
+        for value in 1..=5 {
+            assert_eq!(rx.recv(), Ok(value));
+        }
+        assert!(rx.recv().is_err(), "closed once the sender is gone");
+        sender.join().unwrap();
+    });
+}
+
+/// Two receivers race to complete the first block's count (each reads one of its two
+/// values) while the sender goes on into a third block, which is the first one,
+/// recycled by whichever receiver completed the count, if that happened before value 4
+/// was claimed: both receivers' reads and the reset happen before value 5 is written
+/// into it.
+#[test]
+fn unbounded_a_block_freed_by_racing_receivers_is_reused() {
+    loom::model(|| {
+        let (tx, rx) = unbounded();
+        let receivers: Vec<_> = (0..2)
+            .map(|_| {
+                let rx = rx.clone();
+                thread::spawn(move || rx.recv().unwrap())
+            })
+            .collect();
+        for value in 1..=5 {
+            tx.send(value).unwrap();
+        }
+        let got: Vec<u32> = receivers.into_iter().map(|r| r.join().unwrap()).collect();
+        assert_eq!(sorted(got), [1, 2]);
+        for value in 3..=5 {
+            assert_eq!(rx.try_recv(), Ok(value));
+        }
+    });
+}
