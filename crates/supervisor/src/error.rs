@@ -1,0 +1,148 @@
+//! The crate's errors: bad settings, failed starts, refused handle calls, and why a
+//! supervisor gave up.
+
+use std::time::Duration;
+
+use crate::event::ExitReason;
+
+/// A setting a supervisor or a child spec was built with is out of range. Returned by
+/// [`Builder::start`](crate::Builder::start) (inside [`StartError::Build`]) and by
+/// [`SupervisorHandle::start_child`](crate::SupervisorHandle::start_child) (inside
+/// [`ChildError::Invalid`]) before any thread starts.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum BuildError {
+    /// Two children share a name; names identify children in every handle call.
+    #[error("two children are named {0:?}")]
+    DuplicateChild(String),
+    /// A child's name is empty.
+    #[error("a child has an empty name")]
+    EmptyName,
+    /// The intensity period is zero: no window to count restarts in.
+    #[error("the restart intensity period is zero")]
+    ZeroPeriod,
+    /// A child's heartbeat interval is zero.
+    #[error("child {0:?} has a zero heartbeat interval")]
+    ZeroHeartbeat(String),
+    /// A backoff's minimum exceeds its maximum, its multiplier is below 1 or not finite,
+    /// or its jitter is outside `0.0..=1.0`.
+    #[error("invalid restart backoff: {0}")]
+    Backoff(&'static str),
+    /// A dynamic supervisor was given static children: its children all come from its
+    /// template, at run time.
+    #[error("a dynamic supervisor cannot have static children")]
+    StaticChildrenInDynamic,
+}
+
+/// A supervisor did not start. Every child it had started was stopped first, in reverse
+/// start order, and its thread is gone.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum StartError {
+    /// A setting is out of range.
+    #[error(transparent)]
+    Build(#[from] BuildError),
+    /// A child failed its start: it returned an error or panicked before
+    /// [`ready`](crate::ChildContext::ready).
+    #[error("child {child:?} failed to start: {reason}")]
+    ChildStart {
+        /// The child's name.
+        child: String,
+        /// How it ended.
+        reason: ExitReason,
+    },
+    /// The operating system refused a thread.
+    #[error("cannot spawn the supervisor thread: {0}")]
+    Spawn(String),
+}
+
+/// A [`SupervisorHandle`](crate::SupervisorHandle) call was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ChildError {
+    /// No child has that name (a temporary child is forgotten when it exits).
+    #[error("no child is named {0:?}")]
+    UnknownChild(String),
+    /// `start_child` with the name of a child that is running.
+    #[error("child {0:?} is already running")]
+    AlreadyRunning(String),
+    /// `start_child` with the name of a child that is present but not running (stopped,
+    /// or waiting for a restart): `restart_child` or `delete_child` it instead.
+    #[error("child {0:?} is already present (not running); restart or delete it")]
+    AlreadyPresent(String),
+    /// `restart_child` or `delete_child` of a running child: terminate it first.
+    #[error("child {0:?} is running")]
+    Running(String),
+    /// `restart_child` or `delete_child` of a child whose restart is pending (a backoff
+    /// delay, or a failed restart waiting to be retried): terminate it first.
+    #[error("child {0:?} is waiting to be restarted")]
+    Restarting(String),
+    /// The child failed the start that the call asked for.
+    #[error("child {child:?} failed to start: {reason}")]
+    StartFailed {
+        /// The child's name.
+        child: String,
+        /// How it ended.
+        reason: ExitReason,
+    },
+    /// The spec given to `start_child` is invalid.
+    #[error(transparent)]
+    Invalid(#[from] BuildError),
+    /// The supervisor has shut down or given up; nothing it supervised runs any more.
+    #[error("the supervisor is not running")]
+    SupervisorStopped,
+}
+
+/// How a supervisor ended other than by a requested shutdown. Under a parent supervisor
+/// this is the supervisor's exit as a child: an abnormal exit, which the parent handles
+/// as any other child failure (escalation).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SupervisorError {
+    /// More than `max_restarts` restarts within `period`: the supervisor stopped every
+    /// child, in reverse start order, and exited.
+    #[error("supervisor {supervisor:?} gave up: more than {max_restarts} restarts within {period:?}")]
+    IntensityExceeded {
+        /// The supervisor's name.
+        supervisor: String,
+        /// Its restart limit.
+        max_restarts: u32,
+        /// Its window.
+        period: Duration,
+    },
+    /// The supervisor's own thread panicked (a bug in this crate: user callbacks' panics
+    /// are caught). Its children may still run.
+    #[error("supervisor {supervisor:?} panicked: {message}")]
+    Panicked {
+        /// The supervisor's name.
+        supervisor: String,
+        /// The panic's text.
+        message: String,
+    },
+}
+
+impl SupervisorError {
+    /// The process exit code a root supervisor's failure should end the process with, so
+    /// that the host's service manager (systemd, Kubernetes) restarts it: 75
+    /// (`EX_TEMPFAIL`, "try again later") when intensity was exceeded, 70 (`EX_SOFTWARE`)
+    /// for a panic. Both are non-zero, so `Restart=on-failure` applies.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use supervisor::SupervisorError;
+    ///
+    /// let e = SupervisorError::IntensityExceeded {
+    ///     supervisor: "root".into(),
+    ///     max_restarts: 3,
+    ///     period: Duration::from_secs(5),
+    /// };
+    /// assert_eq!(e.exit_code(), 75);
+    /// ```
+    #[must_use]
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            SupervisorError::IntensityExceeded { .. } => 75,
+            SupervisorError::Panicked { .. } => 70,
+        }
+    }
+}
