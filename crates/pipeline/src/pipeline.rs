@@ -534,7 +534,9 @@ impl<T: Send + 'static> Pipeline<T> {
             return Err(error.into());
         }
         let run = Run::new(self.cancel.as_ref());
-        match (self.plan)(&run, &self.spec) {
+        let planned = (self.plan)(&run, &self.spec);
+        run.open(planned.is_ok());
+        match planned {
             Ok(inlet) => Ok((run, inlet)),
             Err(error) => {
                 run.fail(error);

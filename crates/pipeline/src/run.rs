@@ -11,7 +11,7 @@ use crate::error::PipelineError;
 use crate::report::{Meter, RunReport};
 use crate::sync::atomic::{AtomicBool, Ordering};
 use crate::sync::thread::{self, JoinHandle};
-use crate::sync::{Arc, Mutex};
+use crate::sync::{Arc, Condvar, Mutex};
 
 /// Why a stage stopped before its input ran out: the run was cancelled (from outside, or
 /// by a failure recorded with [`Run::fail`]), or the stage after it is gone.
@@ -31,6 +31,12 @@ pub(crate) struct Run {
     threads: Mutex<Vec<JoinHandle<()>>>,
     meters: Mutex<Vec<Arc<Meter>>>,
     started: Instant,
+    /// Whether the stages may run: `None` while the pipeline is being started, then
+    /// whether every stage started. A stage thread waits for it before it runs, so that
+    /// nothing is pulled from the source when a later stage fails to start (a channel
+    /// too large to allocate is found only by allocating it).
+    gate: Mutex<Option<bool>>,
+    opened: Condvar,
 }
 
 impl Run {
@@ -42,6 +48,8 @@ impl Run {
             threads: Mutex::new(Vec::new()),
             meters: Mutex::new(Vec::new()),
             started: Instant::now(),
+            gate: Mutex::new(None),
+            opened: Condvar::new(),
         })
     }
 
@@ -90,7 +98,11 @@ impl Run {
         let name = stage.to_owned();
         let spawned = thread::Builder::new()
             .name(format!("pipeline-{stage}-{index}"))
-            .spawn(move || run.guard(&name, body));
+            .spawn(move || {
+                if run.wait_for_start() {
+                    run.guard(&name, body);
+                }
+            });
         match spawned {
             Ok(handle) => {
                 this.threads.lock().push(handle);
@@ -100,6 +112,23 @@ impl Run {
                 stage: stage.to_owned(),
                 error,
             }),
+        }
+    }
+
+    /// Lets the stage threads run (`go`), or tells them to return at once, unrun.
+    pub(crate) fn open(&self, go: bool) {
+        *self.gate.lock() = Some(go);
+        self.opened.notify_all();
+    }
+
+    /// Waits until the pipeline has started, or failed to: whether to run.
+    fn wait_for_start(&self) -> bool {
+        let mut gate = self.gate.lock();
+        loop {
+            if let Some(go) = *gate {
+                return go;
+            }
+            gate = self.opened.wait(gate);
         }
     }
 
