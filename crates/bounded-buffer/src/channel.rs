@@ -98,8 +98,9 @@ pub fn try_channel<T>(capacity: usize) -> Result<(Sender<T>, Receiver<T>), Capac
 /// that must not stall on its consumers) or when the number of values is bounded by
 /// other means; otherwise a bounded [`channel`] keeps memory bounded by backpressure.
 ///
-/// Values live in blocks of 31 slots, allocated as the queue grows and freed as soon
-/// as their values have been received; an empty channel holds one block.
+/// Values live in blocks of 31 slots, allocated as the queue grows and released as soon
+/// as their values have been received (the last 8 released are kept for reuse); an
+/// empty channel holds one block and up to 8 spares.
 ///
 /// # Errors
 ///

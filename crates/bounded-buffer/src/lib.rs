@@ -177,8 +177,9 @@
 //!   no allocation per value. A blocked operation reuses its thread's wait record (a
 //!   rendezvous also allocates one small packet per hand-over). An unbounded channel
 //!   holds its values in blocks of 31 slots (a value and a state word each), allocated
-//!   as the queue grows — one allocation per 31 values — and each freed as soon as its
-//!   last value has been received; an empty one holds a single block.
+//!   as the queue grows — at most one allocation per 31 values — and each released as
+//!   soon as its last value has been received (up to 8 kept, reset, for reuse); an
+//!   empty one holds a single block and those spares.
 //! * **Verified**: every blocking, closing and dropping protocol has a loom model in
 //!   `tests/loom.rs`; every `unsafe` block states its invariant and the model that covers
 //!   it.

@@ -5,8 +5,8 @@
 //! positions with one compare-and-swap on their own cursor, `tail` or `head`, and never
 //! take a lock. Senders never wait: when a block fills, the sender that claimed its last
 //! slot links a new one. Receivers wait for values through [`SyncWaker`], as on the ring.
-//! Blocks are freed as soon as every one of their values has been read, so the memory
-//! held follows the queue's length. On top of crossbeam's design: batch claims (up to
+//! Blocks are released as soon as every one of their values has been read (a few kept
+//! for reuse, see *Recycling*), so the memory held follows the queue's length. On top of crossbeam's design: batch claims (up to
 //! the rest of a block per compare-and-swap, for `send_many` and `recv_many`), and a
 //! drop of the queue, when the last receiver goes, that survives a panicking `Drop`.
 //!
