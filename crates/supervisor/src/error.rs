@@ -101,7 +101,9 @@ pub enum ChildError {
 pub enum SupervisorError {
     /// More than `max_restarts` restarts within `period`: the supervisor stopped every
     /// child, in reverse start order, and exited.
-    #[error("supervisor {supervisor:?} gave up: more than {max_restarts} restarts within {period:?}")]
+    #[error(
+        "supervisor {supervisor:?} gave up: more than {max_restarts} restarts within {period:?}"
+    )]
     IntensityExceeded {
         /// The supervisor's name.
         supervisor: String,

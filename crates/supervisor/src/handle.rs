@@ -31,7 +31,11 @@ pub struct SupervisorHandle {
 }
 
 impl SupervisorHandle {
-    pub(crate) fn new(name: String, mailbox: Arc<Mailbox>, thread: thread::JoinHandle<Exit>) -> Self {
+    pub(crate) fn new(
+        name: String,
+        mailbox: Arc<Mailbox>,
+        thread: thread::JoinHandle<Exit>,
+    ) -> Self {
         SupervisorHandle {
             name,
             mailbox,

@@ -61,7 +61,7 @@
 //! * [`ChildSpec`]: a name, a body `Fn(&ChildContext) -> Result<(), E>`, a [`Restart`]
 //!   type (`Permanent`, `Transient`, `Temporary`), a [`Shutdown`] (`Timeout(d)`,
 //!   `Infinity`, `BrutalKill`), an optional heartbeat and [`RestartBackoff`].
-//! * [`ChildContext`]: [`ready`](ChildContext::ready),
+//! * Each run's [`ChildContext`]: [`ready`](ChildContext::ready),
 //!   [`cancel_token`](ChildContext::cancel_token), [`is_stopping`](ChildContext::is_stopping),
 //!   [`restart_count`](ChildContext::restart_count), [`heartbeat`](ChildContext::heartbeat).
 //! * [`Event`]s, [`ExitReason`]s, [`ChildInfo`]; errors [`BuildError`], [`StartError`],
@@ -113,4 +113,6 @@ pub use crate::context::ChildContext;
 pub use crate::error::{BuildError, ChildError, StartError, SupervisorError};
 pub use crate::event::{ChildInfo, ChildState, Event, ExitReason, ShutdownReport};
 pub use crate::handle::{DynamicHandle, SupervisorHandle};
-pub use crate::spec::{BoxError, ChildSpec, ChildTemplate, Restart, RestartBackoff, Shutdown, Strategy};
+pub use crate::spec::{
+    BoxError, ChildSpec, ChildTemplate, Restart, RestartBackoff, Shutdown, Strategy,
+};

@@ -32,6 +32,10 @@ pub(crate) enum Call {
     Delete(String, Reply<Result<(), ChildError>>),
 }
 
+/// The supervisor has ended: nothing reads its mailbox any more.
+#[derive(Debug)]
+pub(crate) struct Closed;
+
 #[derive(Default)]
 struct Inbox {
     queue: VecDeque<Msg>,
@@ -48,11 +52,14 @@ pub(crate) struct Mailbox {
 }
 
 impl Mailbox {
-    /// Queues `msg` and wakes the supervisor; gives it back once the supervisor ended.
-    pub(crate) fn send(&self, msg: Msg) -> Result<(), Msg> {
+    /// Queues `msg` and wakes the supervisor; fails (dropping `msg`, outside the lock)
+    /// once the supervisor has ended.
+    pub(crate) fn send(&self, msg: Msg) -> Result<(), Closed> {
         let mut inbox = self.inbox.lock();
         if inbox.closed {
-            return Err(msg);
+            drop(inbox);
+            drop(msg);
+            return Err(Closed);
         }
         inbox.queue.push_back(msg);
         if let Some(parker) = &inbox.parker {

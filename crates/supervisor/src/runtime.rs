@@ -86,7 +86,7 @@ enum Cause {
 
 #[derive(Clone, Copy)]
 enum Wait {
-    NoWait,
+    Now,
     Until(Instant),
     Forever,
 }
@@ -243,7 +243,7 @@ impl Runtime {
 
     fn wait(&self, until: Wait) {
         match until {
-            Wait::NoWait => {}
+            Wait::Now => {}
             Wait::Forever => self.parker.park(),
             Wait::Until(deadline) => self.cfg.clock.park_until(deadline),
         }
@@ -251,7 +251,7 @@ impl Runtime {
 
     fn expired(&self, until: Wait) -> bool {
         match until {
-            Wait::NoWait => true,
+            Wait::Now => true,
             Wait::Forever => false,
             Wait::Until(deadline) => self.now() >= deadline,
         }
@@ -391,38 +391,39 @@ impl Runtime {
             gen, token, thread, ..
         } = run;
         // An exit already on its way is the child's own, not a shutdown.
-        let reason = if let Some(Msg::Exited { outcome, .. }) =
-            self.expect(id, gen, false, Wait::NoWait)
-        {
-            let _ = thread.join();
-            outcome.reason()
-        } else {
-            token.cancel();
-            let until = match shutdown {
-                Shutdown::Timeout(d) => self.now().checked_add(d).map_or(Wait::Forever, Wait::Until),
-                Shutdown::Infinity => Wait::Forever,
-                Shutdown::BrutalKill => Wait::NoWait,
-            };
-            match self.expect(id, gen, false, until) {
-                Some(Msg::Exited { outcome, .. }) => {
-                    let _ = thread.join();
-                    match (outcome, cause) {
-                        (Outcome::Panic(m), _) => ExitReason::Panic(m),
-                        (_, Cause::Shutdown) => ExitReason::Shutdown,
-                        (_, Cause::Hung) => ExitReason::Hung,
+        let reason =
+            if let Some(Msg::Exited { outcome, .. }) = self.expect(id, gen, false, Wait::Now) {
+                let _ = thread.join();
+                outcome.reason()
+            } else {
+                token.cancel();
+                let until = match shutdown {
+                    Shutdown::Timeout(d) => {
+                        self.now().checked_add(d).map_or(Wait::Forever, Wait::Until)
+                    }
+                    Shutdown::Infinity => Wait::Forever,
+                    Shutdown::BrutalKill => Wait::Now,
+                };
+                match self.expect(id, gen, false, until) {
+                    Some(Msg::Exited { outcome, .. }) => {
+                        let _ = thread.join();
+                        match (outcome, cause) {
+                            (Outcome::Panic(m), _) => ExitReason::Panic(m),
+                            (_, Cause::Shutdown) => ExitReason::Shutdown,
+                            (_, Cause::Hung) => ExitReason::Hung,
+                        }
+                    }
+                    _ => {
+                        self.abandoned.push(Abandoned {
+                            id,
+                            gen,
+                            name: name.clone(),
+                            thread,
+                        });
+                        ExitReason::Killed
                     }
                 }
-                _ => {
-                    self.abandoned.push(Abandoned {
-                        id,
-                        gen,
-                        name: name.clone(),
-                        thread,
-                    });
-                    ExitReason::Killed
-                }
-            }
-        };
+            };
         if let Some(idx) = self.index(id) {
             self.children[idx].last_exit = Some(reason.clone());
         }
@@ -495,9 +496,9 @@ impl Runtime {
 
     /// A run ended on its own.
     fn exited(&mut self, id: u64, gen: u64, outcome: Outcome) -> Result<(), SupervisorError> {
-        let current = self.index(id).filter(|&idx| {
-            matches!(&self.children[idx].state, State::Running(run) if run.gen == gen)
-        });
+        let current = self.index(id).filter(
+            |&idx| matches!(&self.children[idx].state, State::Running(run) if run.gen == gen),
+        );
         let Some(idx) = current else {
             self.reap(id, gen);
             return Ok(());
@@ -560,9 +561,9 @@ impl Runtime {
             .copied()
             .filter(|&g| {
                 g == id
-                    || self.index(g).is_some_and(|i| {
-                        !matches!(self.children[i].state, State::Stopped)
-                    })
+                    || self
+                        .index(g)
+                        .is_some_and(|i| !matches!(self.children[i].state, State::Stopped))
             })
             .collect();
         for &other in members.iter().rev() {
@@ -715,7 +716,9 @@ impl Runtime {
                     }
                     self.count_restart()?;
                     let now = self.now();
-                    let idx = self.index(m).expect("a failed start leaves the child present");
+                    let idx = self
+                        .index(m)
+                        .expect("a failed start leaves the child present");
                     let delay = self.next_delay(idx, Duration::ZERO);
                     self.schedule(members, now, delay);
                     return Ok(());

@@ -48,7 +48,7 @@ pub enum Restart {
 /// long the supervisor then waits for the thread to return.
 ///
 /// **Abandoning** a thread means: the supervisor stops waiting, records the exit as
-/// [`ExitReason::Killed`], reports it ([`Event::ChildExited`](crate::Event::ChildExited),
+/// [`ExitReason::Killed`](crate::ExitReason::Killed), reports it ([`Event::ChildExited`](crate::Event::ChildExited),
 /// [`ShutdownReport::abandoned`](crate::ShutdownReport::abandoned)) and never restarts
 /// or counts that run again. The thread itself keeps running, detached, with its token
 /// fired, holding whatever it holds, until it returns on its own (then the supervisor,
@@ -169,7 +169,9 @@ impl RestartBackoff {
             return Err(BuildError::Backoff("min exceeds max"));
         }
         if !self.multiplier.is_finite() || self.multiplier < 1.0 {
-            return Err(BuildError::Backoff("multiplier must be finite and at least 1"));
+            return Err(BuildError::Backoff(
+                "multiplier must be finite and at least 1",
+            ));
         }
         if !(0.0..=1.0).contains(&self.jitter) {
             return Err(BuildError::Backoff("jitter must be within 0.0..=1.0"));
@@ -298,8 +300,7 @@ impl fmt::Debug for ChildSpec {
     }
 }
 
-type TemplateFn<A> =
-    UnmodeledArc<dyn Fn(&ChildContext, &A) -> Result<(), BoxError> + Send + Sync>;
+type TemplateFn<A> = UnmodeledArc<dyn Fn(&ChildContext, &A) -> Result<(), BoxError> + Send + Sync>;
 
 /// The one spec of a dynamic supervisor (OTP's `simple_one_for_one`): every child runs
 /// the same body with its own argument, given to

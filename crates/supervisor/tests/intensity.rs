@@ -52,10 +52,17 @@ fn the_intensity_window_includes_its_edge() {
                 })
             );
             // It did not perform the restart that exceeded the limit.
-            let starts = log.lock().unwrap().iter().filter(|l| *l == "start:a").count();
+            let starts = log
+                .lock()
+                .unwrap()
+                .iter()
+                .filter(|l| *l == "start:a")
+                .count();
             assert_eq!(starts, 2);
         } else {
-            wait_for(&rx, |e| matches!(e, Event::ChildRestarted { attempt: 2, .. }));
+            wait_for(&rx, |e| {
+                matches!(e, Event::ChildRestarted { attempt: 2, .. })
+            });
             sup.shutdown().unwrap();
         }
     }
@@ -78,7 +85,10 @@ fn a_group_restart_counts_once() {
             .start()
             .unwrap();
         a.orders.send(Order::Fail).unwrap();
-        wait_for(&rx, |e| matches!(e, Event::ChildRestarted { child, .. } if child == "c"));
+        wait_for(
+            &rx,
+            |e| matches!(e, Event::ChildRestarted { child, .. } if child == "c"),
+        );
         // Three children restarted, one restart counted: still within 1.
         assert!(sup
             .which_children()
@@ -86,10 +96,17 @@ fn a_group_restart_counts_once() {
             .iter()
             .all(|c| c.state == ChildState::Running && c.restarts == 1));
         a.orders.send(Order::Fail).unwrap();
-        assert!(matches!(sup.join(), Err(SupervisorError::IntensityExceeded { .. })));
+        assert!(matches!(
+            sup.join(),
+            Err(SupervisorError::IntensityExceeded { .. })
+        ));
         // Given up: everything stopped in reverse start order.
         let log = log.lock().unwrap();
-        assert_eq!(log[log.len() - 3..], ["exit:a", "stop:c", "stop:b"], "{strategy:?}");
+        assert_eq!(
+            log[log.len() - 3..],
+            ["exit:a", "stop:c", "stop:b"],
+            "{strategy:?}"
+        );
     }
 }
 
@@ -115,12 +132,19 @@ fn intensity_exceeded_escalates_through_a_two_level_tree() {
 
     w.orders.send(Order::Fail).unwrap();
     let exited = wait_for(&root_rx, |e| matches!(e, Event::ChildExited { .. }));
-    let Event::ChildExited { child, reason: ExitReason::Error(text) } = exited else {
+    let Event::ChildExited {
+        child,
+        reason: ExitReason::Error(text),
+    } = exited
+    else {
         panic!("{exited:?}")
     };
     assert_eq!(child, "mid");
     assert!(text.contains("\"mid\" gave up"), "{text}");
-    wait_for(&root_rx, |e| matches!(e, Event::ChildRestarted { child, .. } if child == "mid"));
+    wait_for(
+        &root_rx,
+        |e| matches!(e, Event::ChildRestarted { child, .. } if child == "mid"),
+    );
 
     w.orders.send(Order::Fail).unwrap();
     let exit = root.join();
@@ -138,7 +162,10 @@ fn intensity_exceeded_escalates_through_a_two_level_tree() {
         max_restarts: 1,
         period: HOUR
     }));
-    assert!(matches!(root_events.last(), Some(Event::ShutdownCompleted { abandoned: 0 })));
+    assert!(matches!(
+        root_events.last(),
+        Some(Event::ShutdownCompleted { abandoned: 0 })
+    ));
     // The middle supervisor gave up twice, each time stopping its worker first.
     let mid_events = mid_events.events();
     let gave_up = mid_events
@@ -204,8 +231,14 @@ fn a_failed_restart_is_retried_later_and_counts_toward_intensity() {
     // The supervisor serves calls while the restart waits.
     let info = &sup.which_children().unwrap()[0];
     assert_eq!(info.state, ChildState::Restarting);
-    assert_eq!(sup.restart_child("a"), Err(ChildError::Restarting("a".into())));
-    assert_eq!(sup.delete_child("a"), Err(ChildError::Restarting("a".into())));
+    assert_eq!(
+        sup.restart_child("a"),
+        Err(ChildError::Restarting("a".into()))
+    );
+    assert_eq!(
+        sup.delete_child("a"),
+        Err(ChildError::Restarting("a".into()))
+    );
 
     clock.advance(Duration::from_secs(1));
     let failed = wait_for(&rx, |e| matches!(e, Event::ChildStartFailed { .. }));
@@ -221,7 +254,10 @@ fn a_failed_restart_is_retried_later_and_counts_toward_intensity() {
 
     // Retried after the next delay (2 s), not at once.
     clock.advance(Duration::from_secs(1));
-    assert_eq!(sup.which_children().unwrap()[0].state, ChildState::Restarting);
+    assert_eq!(
+        sup.which_children().unwrap()[0].state,
+        ChildState::Restarting
+    );
     clock.advance(Duration::from_secs(1));
     let restarted = wait_for(&rx, |e| matches!(e, Event::ChildRestarted { .. }));
     assert_eq!(
@@ -234,7 +270,10 @@ fn a_failed_restart_is_retried_later_and_counts_toward_intensity() {
     );
     // Two restarts counted (the crash and the failed start): one more crash exceeds 2.
     crash.send(()).unwrap();
-    assert!(matches!(sup.join(), Err(SupervisorError::IntensityExceeded { .. })));
+    assert!(matches!(
+        sup.join(),
+        Err(SupervisorError::IntensityExceeded { .. })
+    ));
 }
 
 /// Backoff delays grow by the multiplier up to the cap, and no restart happens before
@@ -249,11 +288,13 @@ fn backoff_delays_on_the_manual_clock() {
         .intensity(100, HOUR)
         .clock(clock.clone())
         .on_event(events.hook())
-        .child(spec.backoff(
-            RestartBackoff::new(Duration::from_millis(100), Duration::from_millis(500))
-                .multiplier(2.0)
-                .reset_after(HOUR),
-        ))
+        .child(
+            spec.backoff(
+                RestartBackoff::new(Duration::from_millis(100), Duration::from_millis(500))
+                    .multiplier(2.0)
+                    .reset_after(HOUR),
+            ),
+        )
         .start()
         .unwrap();
     for (attempt, delay_ms) in [(1, 100), (2, 200), (3, 400), (4, 500), (5, 500)] {
@@ -261,7 +302,10 @@ fn backoff_delays_on_the_manual_clock() {
         crash.send(()).unwrap();
         wait_for(&rx, |e| matches!(e, Event::ChildExited { .. }));
         // A call is served after the exit is handled (the restart scheduled on the clock).
-        assert_eq!(sup.which_children().unwrap()[0].state, ChildState::Restarting);
+        assert_eq!(
+            sup.which_children().unwrap()[0].state,
+            ChildState::Restarting
+        );
         clock.advance(delay - Duration::from_millis(1));
         assert_eq!(
             sup.which_children().unwrap()[0].state,
@@ -301,13 +345,18 @@ fn backoff_resets_after_a_stable_period() {
         .child(spec)
         .start()
         .unwrap();
-    let mut crash_and_restart = |expected_ms: u64| {
+    let crash_and_restart = |expected_ms: u64| {
         crash.send(()).unwrap();
         wait_for(&rx, |e| matches!(e, Event::ChildExited { .. }));
-        assert_eq!(sup.which_children().unwrap()[0].state, ChildState::Restarting);
+        assert_eq!(
+            sup.which_children().unwrap()[0].state,
+            ChildState::Restarting
+        );
         clock.advance(Duration::from_millis(expected_ms));
         let restarted = wait_for(&rx, |e| matches!(e, Event::ChildRestarted { .. }));
-        let Event::ChildRestarted { after, .. } = restarted else { unreachable!() };
+        let Event::ChildRestarted { after, .. } = restarted else {
+            unreachable!()
+        };
         assert_eq!(after, Duration::from_millis(expected_ms));
     };
     crash_and_restart(100);
@@ -337,5 +386,8 @@ fn restart_child_does_not_count_toward_intensity() {
     assert_eq!((info.state, info.restarts), (ChildState::Running, 0));
     // Any restart of its own exceeds 0.
     a.orders.send(Order::Fail).unwrap();
-    assert!(matches!(sup.join(), Err(SupervisorError::IntensityExceeded { .. })));
+    assert!(matches!(
+        sup.join(),
+        Err(SupervisorError::IntensityExceeded { .. })
+    ));
 }

@@ -36,7 +36,10 @@ fn children_start_in_order_and_stop_in_reverse() {
         ["start:a", "start:b", "start:c", "stop:c", "stop:b", "stop:a"]
     );
     let events = events.events();
-    let tail: Vec<_> = events.iter().skip_while(|e| **e != Event::ShutdownStarted).collect();
+    let tail: Vec<_> = events
+        .iter()
+        .skip_while(|e| **e != Event::ShutdownStarted)
+        .collect();
     let exited = |name: &str| Event::ChildExited {
         child: name.into(),
         reason: ExitReason::Shutdown,
@@ -104,9 +107,21 @@ fn a_failed_start_stops_the_started_children_in_reverse() {
 
 #[test]
 fn bad_input_is_a_typed_error_with_a_clear_message() {
-    let noop = || ChildSpec::new("x", |ctx: &ChildContext| { ctx.ready(); Ok::<(), String>(()) });
-    let dup = Supervisor::builder("dup").child(noop()).child(noop()).start().unwrap_err();
-    assert_eq!(dup, StartError::Build(BuildError::DuplicateChild("x".into())));
+    let noop = || {
+        ChildSpec::new("x", |ctx: &ChildContext| {
+            ctx.ready();
+            Ok::<(), String>(())
+        })
+    };
+    let dup = Supervisor::builder("dup")
+        .child(noop())
+        .child(noop())
+        .start()
+        .unwrap_err();
+    assert_eq!(
+        dup,
+        StartError::Build(BuildError::DuplicateChild("x".into()))
+    );
     assert_eq!(dup.to_string(), "two children are named \"x\"");
     let zero = Supervisor::builder("zero")
         .intensity(3, Duration::ZERO)
@@ -118,7 +133,10 @@ fn bad_input_is_a_typed_error_with_a_clear_message() {
         .child(noop().heartbeat(Duration::ZERO))
         .start()
         .unwrap_err();
-    assert_eq!(beat, StartError::Build(BuildError::ZeroHeartbeat("x".into())));
+    assert_eq!(
+        beat,
+        StartError::Build(BuildError::ZeroHeartbeat("x".into()))
+    );
 
     let sup = Supervisor::builder("calls").start().unwrap();
     for result in [
@@ -164,7 +182,10 @@ fn handle_calls_on_running_and_stopped_children() {
     assert!(sup.which_children().unwrap().is_empty());
     // A failed start_child keeps nothing.
     let bad = ChildSpec::new("bad", |_ctx: &ChildContext| Err::<(), _>("nope"));
-    assert!(matches!(sup.start_child(bad), Err(ChildError::StartFailed { .. })));
+    assert!(matches!(
+        sup.start_child(bad),
+        Err(ChildError::StartFailed { .. })
+    ));
     assert!(sup.which_children().unwrap().is_empty());
     assert_eq!(
         *log.lock().unwrap(),
@@ -217,7 +238,9 @@ fn shutdown_timeout_abandons_a_child_that_ignores_its_token() {
             reason: ExitReason::Killed,
         }
     });
-    assert!(events.events().contains(&Event::ShutdownCompleted { abandoned: 1 }));
+    assert!(events
+        .events()
+        .contains(&Event::ShutdownCompleted { abandoned: 1 }));
     // The shutdown went on to the next child.
     assert_eq!(*log.lock().unwrap(), ["start:a", "stop:a"]);
     // The abandoned thread still runs until it returns by itself.
@@ -235,7 +258,10 @@ fn brutal_kill_does_not_wait() {
         Ok::<(), String>(())
     })
     .shutdown(Shutdown::BrutalKill);
-    let sup = Supervisor::builder("brutal").child(stubborn).start().unwrap();
+    let sup = Supervisor::builder("brutal")
+        .child(stubborn)
+        .start()
+        .unwrap();
     let report = sup.shutdown().unwrap();
     assert_eq!(report.abandoned, ["brutal"]);
     drop(release);
@@ -276,7 +302,10 @@ fn an_exit_racing_shutdown_is_never_restarted() {
     sup.shutdown().unwrap();
     assert!(a_exited.load(Ordering::SeqCst));
     let events = events.events();
-    let after: Vec<_> = events.iter().skip_while(|e| **e != Event::ShutdownStarted).collect();
+    let after: Vec<_> = events
+        .iter()
+        .skip_while(|e| **e != Event::ShutdownStarted)
+        .collect();
     assert!(
         !after
             .iter()
@@ -287,7 +316,14 @@ fn an_exit_racing_shutdown_is_never_restarted() {
         child: "a".into(),
         reason: ExitReason::Error("a failed".into())
     }));
-    assert_eq!(log.lock().unwrap().iter().filter(|l| *l == "start:a").count(), 1);
+    assert_eq!(
+        log.lock()
+            .unwrap()
+            .iter()
+            .filter(|l| *l == "start:a")
+            .count(),
+        1
+    );
 }
 
 /// A child that returns an error once its token fired is shutting down, not failing.
@@ -375,7 +411,10 @@ fn a_missed_heartbeat_restarts_the_child() {
                 reason: ExitReason::Hung
             }
         );
-        wait_for(&rx, |e| matches!(e, Event::ChildRestarted { child, attempt: a, .. } if child == "stuck" && *a == attempt));
+        wait_for(
+            &rx,
+            |e| matches!(e, Event::ChildRestarted { child, attempt: a, .. } if child == "stuck" && *a == attempt),
+        );
     }
     let children = sup.which_children().unwrap();
     assert_eq!(children[0].restarts, 0, "{children:?}");
@@ -423,19 +462,37 @@ fn dynamic_children_come_from_one_template() {
         .collect();
     assert_eq!(names, ["conn-1", "conn-2", "conn-3"]);
     crash("10.0.0.2");
-    wait_for(&rx, |e| matches!(e, Event::ChildRestarted { child, .. } if child == "conn-2"));
+    wait_for(
+        &rx,
+        |e| matches!(e, Event::ChildRestarted { child, .. } if child == "conn-2"),
+    );
     sup.terminate_child("conn-1").unwrap();
-    let left: Vec<_> = sup.which_children().unwrap().into_iter().map(|c| c.name).collect();
+    let left: Vec<_> = sup
+        .which_children()
+        .unwrap()
+        .into_iter()
+        .map(|c| c.name)
+        .collect();
     assert_eq!(left, ["conn-2", "conn-3"]);
     // A normal exit of a transient dynamic child forgets it.
     crash("exit");
-    wait_for(&rx, |e| matches!(e, Event::ChildExited { reason: ExitReason::Normal, .. }));
+    wait_for(&rx, |e| {
+        matches!(
+            e,
+            Event::ChildExited {
+                reason: ExitReason::Normal,
+                ..
+            }
+        )
+    });
     assert_eq!(sup.which_children().unwrap().len(), 1);
     sup.shutdown().unwrap();
 
     let err = Supervisor::builder("dyn-static")
         .child(ChildSpec::new("x", |_: &ChildContext| Ok::<(), String>(())))
-        .start_dynamic(ChildTemplate::new("t", |_: &ChildContext, _: &u8| Ok::<(), String>(())))
+        .start_dynamic(ChildTemplate::new("t", |_: &ChildContext, _: &u8| {
+            Ok::<(), String>(())
+        }))
         .unwrap_err();
     assert_eq!(err, StartError::Build(BuildError::StaticChildrenInDynamic));
 }
@@ -458,7 +515,15 @@ fn a_child_that_returns_ok_without_ready_counts_as_started() {
             .start()
             .unwrap()
     };
-    wait_for(&rx, |e| matches!(e, Event::ChildExited { reason: ExitReason::Normal, .. }));
+    wait_for(&rx, |e| {
+        matches!(
+            e,
+            Event::ChildExited {
+                reason: ExitReason::Normal,
+                ..
+            }
+        )
+    });
     let info = &sup.which_children().unwrap()[0];
     assert_eq!(info.state, ChildState::Stopped);
     assert_eq!(runs.load(Ordering::SeqCst), 1);

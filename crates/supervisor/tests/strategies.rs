@@ -34,10 +34,20 @@ fn case(strategy: Strategy, restart: Restart, order: Order) -> (Vec<String>, Opt
     };
     b.orders.send(order).unwrap();
     if restarted {
-        let last = if strategy == Strategy::OneForOne { "b" } else { "c" };
-        wait_for(&rx, |e| matches!(e, Event::ChildRestarted { child, .. } if child == last));
+        let last = if strategy == Strategy::OneForOne {
+            "b"
+        } else {
+            "c"
+        };
+        wait_for(
+            &rx,
+            |e| matches!(e, Event::ChildRestarted { child, .. } if child == last),
+        );
     } else {
-        wait_for(&rx, |e| matches!(e, Event::ChildExited { child, .. } if child == "b"));
+        wait_for(
+            &rx,
+            |e| matches!(e, Event::ChildExited { child, .. } if child == "b"),
+        );
     }
     let children = sup.which_children().unwrap();
     let b_state = children.iter().find(|c| c.name == "b").map(|c| c.state);
@@ -48,7 +58,11 @@ fn case(strategy: Strategy, restart: Restart, order: Order) -> (Vec<String>, Opt
 
 #[test]
 fn every_strategy_and_restart_type() {
-    for strategy in [Strategy::OneForOne, Strategy::OneForAll, Strategy::RestForOne] {
+    for strategy in [
+        Strategy::OneForOne,
+        Strategy::OneForAll,
+        Strategy::RestForOne,
+    ] {
         for restart in [Restart::Permanent, Restart::Transient, Restart::Temporary] {
             for order in [Order::Fail, Order::Exit, Order::Panic("b panicked")] {
                 let abnormal = !matches!(order, Order::Exit);
@@ -62,9 +76,9 @@ fn every_strategy_and_restart_type() {
                 let expected: &[&str] = match (restarted, strategy) {
                     (false, _) => &["exit:b"],
                     (true, Strategy::OneForOne) => &["exit:b", "start:b"],
-                    (true, Strategy::OneForAll) => {
-                        &["exit:b", "stop:c", "stop:a", "start:a", "start:b", "start:c"]
-                    }
+                    (true, Strategy::OneForAll) => &[
+                        "exit:b", "stop:c", "stop:a", "start:a", "start:b", "start:c",
+                    ],
                     (true, Strategy::RestForOne) => &["exit:b", "stop:c", "start:b", "start:c"],
                 };
                 assert_eq!(after, expected, "{what}");
@@ -93,11 +107,17 @@ fn a_temporary_sibling_brought_down_by_a_group_restart_is_forgotten() {
         .start()
         .unwrap();
     a.orders.send(Order::Fail).unwrap();
-    wait_for(&rx, |e| matches!(e, Event::ChildRestarted { child, .. } if child == "a"));
+    wait_for(
+        &rx,
+        |e| matches!(e, Event::ChildRestarted { child, .. } if child == "a"),
+    );
     let children = sup.which_children().unwrap();
     assert_eq!(children.len(), 1, "{children:?}");
     assert_eq!(children[0].name, "a");
-    assert_eq!(*log.lock().unwrap(), ["start:a", "start:t", "exit:a", "stop:t", "start:a"]);
+    assert_eq!(
+        *log.lock().unwrap(),
+        ["start:a", "start:t", "exit:a", "stop:t", "start:a"]
+    );
     sup.shutdown().unwrap();
 }
 
@@ -131,11 +151,16 @@ fn exit_reasons_reach_which_children_and_events() {
         }
     );
     a.orders.send(Order::Fail).unwrap();
-    wait_for(&rx, |e| matches!(e, Event::ChildRestarted { attempt: 2, .. }));
+    wait_for(&rx, |e| {
+        matches!(e, Event::ChildRestarted { attempt: 2, .. })
+    });
     let info = &sup.which_children().unwrap()[0];
     assert_eq!(info.restarts, 2);
     assert_eq!(info.last_exit, Some(ExitReason::Error("a failed".into())));
     sup.shutdown().unwrap();
     let events = events.events();
-    assert!(matches!(events.last(), Some(Event::ShutdownCompleted { abandoned: 0 })));
+    assert!(matches!(
+        events.last(),
+        Some(Event::ShutdownCompleted { abandoned: 0 })
+    ));
 }

@@ -39,7 +39,11 @@ fn every_thread_is_joined_after_shutdown() {
         .unwrap();
     assert!(eventually(|| ours().len() >= 5), "{:?}", ours());
     a.orders.send(Order::Fail).unwrap();
-    assert!(eventually(|| log.lock().unwrap().len() == 4), "{:?}", log.lock().unwrap());
+    assert!(
+        eventually(|| log.lock().unwrap().len() == 4),
+        "{:?}",
+        log.lock().unwrap()
+    );
     root.shutdown().unwrap();
     assert!(none_left(), "after a shutdown: {:?}", ours());
 
