@@ -13,6 +13,7 @@ mod pipeline;
 mod rate_limit;
 mod rate_limit_redis;
 mod support;
+mod supervisor;
 mod worker_pool;
 
 criterion_group!(
@@ -23,6 +24,7 @@ criterion_group!(
     pipeline::bench_all,
     rate_limit::bench_all,
     breaker::bench_all,
-    rate_limit_redis::bench_all
+    rate_limit_redis::bench_all,
+    supervisor::bench_all
 );
 criterion_main!(benches);
