@@ -12,8 +12,8 @@ mod core;
 mod pipeline;
 mod rate_limit;
 mod rate_limit_redis;
-mod support;
 mod supervisor;
+mod support;
 mod worker_pool;
 
 criterion_group!(
