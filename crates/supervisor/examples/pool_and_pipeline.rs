@@ -59,19 +59,22 @@ fn main() {
     // parse → square → sum, cancelled by the child's token; a stage panics on "boom".
     let pipeline_child = {
         let sum = Arc::clone(&sum);
-        ChildSpec::new("pipeline", move |ctx: &ChildContext| -> Result<(), PipelineError> {
-            ctx.ready();
-            let run = Pipeline::from_receiver(lines_rx.clone())
-                .chunk_size(1)
-                .map(|line: String| line.trim().parse::<u64>().expect("a number"))
-                .name("parse")
-                .map(|n| n * n)
-                .with_cancel(ctx.cancel_token())
-                .for_each(|n| {
-                    sum.fetch_add(n, Ordering::SeqCst);
-                });
-            run.map(drop)
-        })
+        ChildSpec::new(
+            "pipeline",
+            move |ctx: &ChildContext| -> Result<(), PipelineError> {
+                ctx.ready();
+                let run = Pipeline::from_receiver(lines_rx.clone())
+                    .chunk_size(1)
+                    .map(|line: String| line.trim().parse::<u64>().expect("a number"))
+                    .name("parse")
+                    .map(|n| n * n)
+                    .with_cancel(ctx.cancel_token())
+                    .for_each(|n| {
+                        sum.fetch_add(n, Ordering::SeqCst);
+                    });
+                run.map(drop)
+            },
+        )
     };
 
     let (events_tx, events) = mpsc::channel();

@@ -35,24 +35,27 @@ fn main() {
     // The listener: accepts connections and queues each line it reads as a request.
     let listen = {
         let listener = Arc::clone(&listener);
-        ChildSpec::new("listener", move |ctx: &ChildContext| -> Result<(), std::io::Error> {
-            ctx.ready();
-            while !ctx.is_stopping() {
-                match listener.accept() {
-                    Ok((stream, _)) => {
-                        stream.set_nonblocking(false)?;
-                        for line in BufReader::new(stream).lines() {
-                            let _ = requests_tx.send_cancellable(line?, ctx.cancel_token());
+        ChildSpec::new(
+            "listener",
+            move |ctx: &ChildContext| -> Result<(), std::io::Error> {
+                ctx.ready();
+                while !ctx.is_stopping() {
+                    match listener.accept() {
+                        Ok((stream, _)) => {
+                            stream.set_nonblocking(false)?;
+                            for line in BufReader::new(stream).lines() {
+                                let _ = requests_tx.send_cancellable(line?, ctx.cancel_token());
+                            }
                         }
+                        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                            let _ = ctx.cancel_token().wait_timeout(Duration::from_millis(2));
+                        }
+                        Err(e) => return Err(e),
                     }
-                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                        let _ = ctx.cancel_token().wait_timeout(Duration::from_millis(2));
-                    }
-                    Err(e) => return Err(e),
                 }
-            }
-            Ok(())
-        })
+                Ok(())
+            },
+        )
     };
 
     // The workers, under their own supervisor: restarted one for one, with a short
@@ -79,7 +82,10 @@ fn main() {
     let workers = Supervisor::builder("workers")
         .strategy(Strategy::OneForOne)
         .intensity(10, Duration::from_secs(1))
-        .backoff(RestartBackoff::new(Duration::from_millis(5), Duration::from_millis(100)))
+        .backoff(RestartBackoff::new(
+            Duration::from_millis(5),
+            Duration::from_millis(100),
+        ))
         .on_event(printer("workers"))
         .children((1..=3).map(worker));
 
@@ -90,7 +96,10 @@ fn main() {
         ChildSpec::new("flusher", move |ctx: &ChildContext| {
             ctx.ready();
             loop {
-                let stopping = ctx.cancel_token().wait_timeout(Duration::from_millis(50)).is_some();
+                let stopping = ctx
+                    .cancel_token()
+                    .wait_timeout(Duration::from_millis(50))
+                    .is_some();
                 let n = handled.load(Ordering::SeqCst);
                 if flushed.swap(n, Ordering::SeqCst) != n {
                     println!("flusher: {n} requests handled so far");
@@ -124,7 +133,10 @@ fn main() {
     }
 
     for child in root.which_children().expect("the root runs") {
-        println!("{}: {:?}, {} restarts", child.name, child.state, child.restarts);
+        println!(
+            "{}: {:?}, {} restarts",
+            child.name, child.state, child.restarts
+        );
     }
     match root.shutdown() {
         Ok(report) => println!("shut down; abandoned: {:?}", report.abandoned),

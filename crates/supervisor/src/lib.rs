@@ -116,3 +116,8 @@ pub use crate::handle::{DynamicHandle, SupervisorHandle};
 pub use crate::spec::{
     BoxError, ChildSpec, ChildTemplate, Restart, RestartBackoff, Shutdown, Strategy,
 };
+
+/// The README's examples, compiled and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
