@@ -1,0 +1,302 @@
+//! Containers: where a mapper keeps its combined pairs, split into the reducers'
+//! partitions, and how a reducer merges one partition across the mappers.
+
+use core::fmt;
+use core::hash::{BuildHasher, Hash};
+use std::hash::RandomState;
+
+use hashbrown::hash_table::{Entry, HashTable};
+
+use crate::combine::Combine;
+use crate::sealed::Sealed;
+
+/// A custom partitioner: key and partition count to partition (taken modulo the count).
+pub(crate) type PartitionFn<K> = dyn Fn(&K, usize) -> usize + Send + Sync;
+
+/// Where a mapper keeps what it emitted: [`Hashed`] (the default) or [`Dense`]. Implemented
+/// by those two types only; the methods are the engine's.
+pub trait Container<K, A>: Sync + Sealed {
+    #[doc(hidden)]
+    type Local: Send;
+    #[doc(hidden)]
+    type Part: Send;
+    #[doc(hidden)]
+    type Merged;
+    #[doc(hidden)]
+    fn local(&self, parts: usize) -> Self::Local;
+    #[doc(hidden)]
+    fn absorb<V, C: Combine<V, Acc = A>>(
+        &self,
+        local: &mut Self::Local,
+        batch: &mut Vec<(K, V)>,
+        combine: &C,
+        partitioner: Option<&PartitionFn<K>>,
+    );
+    #[doc(hidden)]
+    fn split(&self, local: Self::Local, parts: usize) -> Vec<Self::Part>;
+    #[doc(hidden)]
+    fn merge<F: Fn(&mut A, A)>(&self, parts: Vec<Self::Part>, merge: F) -> Self::Merged;
+    #[doc(hidden)]
+    fn merged_len(merged: &Self::Merged) -> usize;
+    /// Calls `f` on every pair until it returns false; returns whether it never did.
+    #[doc(hidden)]
+    fn drain<F: FnMut(K, A) -> bool>(&self, merged: Self::Merged, f: F) -> bool;
+}
+
+/// A hash table per partition in each mapper (the default container), keyed with the
+/// hasher `S` (std's [`RandomState`] unless [`MapReduce::hasher`](crate::MapReduce::hasher)
+/// says otherwise). Each key is hashed once, at its emit: the hash picks the partition and
+/// is stored beside the key, so merging and growing never hash again.
+#[derive(Clone, Default)]
+pub struct Hashed<S = RandomState> {
+    pub(crate) hasher: S,
+}
+
+impl<S> fmt::Debug for Hashed<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Hashed(..)")
+    }
+}
+
+impl<S> Sealed for Hashed<S> {}
+
+/// The partition of a hash among `parts`: bits 20..52 scaled to the count, away from the
+/// low bits that pick a bucket and the top seven that hashbrown keeps as a tag.
+#[inline]
+pub(crate) fn partition_of(hash: u64, parts: usize) -> usize {
+    let mid = (hash >> 20) & 0xffff_ffff;
+    ((mid * parts as u64) >> 32) as usize
+}
+
+impl<K, A, S> Container<K, A> for Hashed<S>
+where
+    K: Hash + Eq + Send,
+    A: Send,
+    S: BuildHasher + Sync,
+{
+    type Local = Vec<HashTable<(u64, K, A)>>;
+    type Part = HashTable<(u64, K, A)>;
+    type Merged = HashTable<(u64, K, A)>;
+
+    fn local(&self, parts: usize) -> Self::Local {
+        (0..parts).map(|_| HashTable::new()).collect()
+    }
+
+    #[inline]
+    fn absorb<V, C: Combine<V, Acc = A>>(
+        &self,
+        local: &mut Self::Local,
+        batch: &mut Vec<(K, V)>,
+        combine: &C,
+        partitioner: Option<&PartitionFn<K>>,
+    ) {
+        let parts = local.len();
+        for (key, value) in batch.drain(..) {
+            let hash = self.hasher.hash_one(&key);
+            let part = match partitioner {
+                None if parts == 1 => 0,
+                None => partition_of(hash, parts),
+                Some(partitioner) => partitioner(&key, parts) % parts,
+            };
+            match local[part].entry(hash, |entry| entry.1 == key, |entry| entry.0) {
+                Entry::Occupied(mut entry) => combine.add(&mut entry.get_mut().2, value),
+                Entry::Vacant(entry) => {
+                    entry.insert((hash, key, combine.first(value)));
+                }
+            }
+        }
+    }
+
+    fn split(&self, local: Self::Local, _parts: usize) -> Vec<Self::Part> {
+        local
+    }
+
+    fn merge<F: Fn(&mut A, A)>(&self, mut parts: Vec<Self::Part>, merge: F) -> Self::Merged {
+        let Some(largest) = (0..parts.len()).max_by_key(|&i| parts[i].len()) else {
+            return HashTable::new();
+        };
+        let mut base = parts.swap_remove(largest);
+        for part in parts {
+            for (hash, key, acc) in part {
+                match base.entry(hash, |entry| entry.1 == key, |entry| entry.0) {
+                    Entry::Occupied(mut entry) => merge(&mut entry.get_mut().2, acc),
+                    Entry::Vacant(entry) => {
+                        entry.insert((hash, key, acc));
+                    }
+                }
+            }
+        }
+        base
+    }
+
+    fn merged_len(merged: &Self::Merged) -> usize {
+        merged.len()
+    }
+
+    fn drain<F: FnMut(K, A) -> bool>(&self, merged: Self::Merged, mut f: F) -> bool {
+        merged.into_iter().all(|(_, key, acc)| f(key, acc))
+    }
+}
+
+/// A key that indexes a [`Dense`] container: `from_index(k.index()) == k`, and for
+/// [`sorted`](crate::MapReduce::sorted) output, index order is key order.
+pub trait DenseKey: Sized {
+    /// The key's slot.
+    fn index(&self) -> usize;
+    /// The key of a slot.
+    fn from_index(index: usize) -> Self;
+}
+
+macro_rules! dense_uint {
+    ($($t:ty),*) => {$(
+        impl DenseKey for $t {
+            #[inline]
+            fn index(&self) -> usize {
+                *self as usize
+            }
+            #[inline]
+            fn from_index(index: usize) -> Self {
+                index as $t
+            }
+        }
+    )*};
+}
+dense_uint!(u8, u16, u32, u64, usize);
+
+impl DenseKey for bool {
+    #[inline]
+    fn index(&self) -> usize {
+        usize::from(*self)
+    }
+    #[inline]
+    fn from_index(index: usize) -> Self {
+        index != 0
+    }
+}
+
+/// An array of `len` slots per mapper, one per key index (a histogram's bins): no hashing,
+/// no partition tables — reducer `j` of `r` merges the slots `j·len/r .. (j+1)·len/r`.
+/// Set with [`MapReduce::dense`](crate::MapReduce::dense). Memory per mapper is `len`
+/// slots whatever the input, so this is for small key ranges.
+#[derive(Debug, Clone, Copy)]
+pub struct Dense {
+    pub(crate) len: usize,
+}
+
+impl Sealed for Dense {}
+
+/// Slot `j`'s share of `len` slots among `parts`.
+fn bounds(len: usize, parts: usize, j: usize) -> usize {
+    (len as u128 * j as u128 / parts as u128) as usize
+}
+
+impl<K, A> Container<K, A> for Dense
+where
+    K: DenseKey + Send,
+    A: Send,
+{
+    type Local = Vec<Option<A>>;
+    type Part = (usize, Vec<Option<A>>);
+    type Merged = (usize, Vec<Option<A>>);
+
+    fn local(&self, _parts: usize) -> Self::Local {
+        (0..self.len).map(|_| None).collect()
+    }
+
+    #[inline]
+    fn absorb<V, C: Combine<V, Acc = A>>(
+        &self,
+        local: &mut Self::Local,
+        batch: &mut Vec<(K, V)>,
+        combine: &C,
+        _partitioner: Option<&PartitionFn<K>>,
+    ) {
+        for (key, value) in batch.drain(..) {
+            let index = key.index();
+            let Some(slot) = local.get_mut(index) else {
+                out_of_range(index, self.len)
+            };
+            match slot {
+                Some(acc) => combine.add(acc, value),
+                None => *slot = Some(combine.first(value)),
+            }
+        }
+    }
+
+    fn split(&self, mut local: Self::Local, parts: usize) -> Vec<Self::Part> {
+        let mut split: Vec<Self::Part> = (0..parts)
+            .rev()
+            .map(|j| {
+                let start = bounds(self.len, parts, j);
+                (start, local.split_off(start))
+            })
+            .collect();
+        split.reverse();
+        split
+    }
+
+    fn merge<F: Fn(&mut A, A)>(&self, parts: Vec<Self::Part>, merge: F) -> Self::Merged {
+        let mut parts = parts.into_iter();
+        let Some((start, mut base)) = parts.next() else {
+            return (0, Vec::new());
+        };
+        for (_, part) in parts {
+            for (slot, acc) in base.iter_mut().zip(part) {
+                match (slot.as_mut(), acc) {
+                    (Some(mine), Some(theirs)) => merge(mine, theirs),
+                    (None, theirs) => *slot = theirs,
+                    (Some(_), None) => {}
+                }
+            }
+        }
+        (start, base)
+    }
+
+    fn merged_len(merged: &Self::Merged) -> usize {
+        merged.1.iter().filter(|slot| slot.is_some()).count()
+    }
+
+    fn drain<F: FnMut(K, A) -> bool>(&self, merged: Self::Merged, mut f: F) -> bool {
+        let (start, slots) = merged;
+        slots
+            .into_iter()
+            .enumerate()
+            .filter_map(|(i, slot)| slot.map(|acc| (start + i, acc)))
+            .all(|(index, acc)| f(K::from_index(index), acc))
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn out_of_range(index: usize, len: usize) -> ! {
+    panic!("key index {index} is outside the dense container's range 0..{len}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn partitions_cover_every_index() {
+        for parts in 1..9 {
+            let mut seen = vec![false; parts];
+            for i in 0..10_000u64 {
+                let hash = RandomState::new().hash_one(i);
+                let p = partition_of(hash, parts);
+                assert!(p < parts);
+                seen[p] = true;
+            }
+            assert!(seen.iter().all(|&s| s), "{parts}");
+        }
+    }
+
+    #[test]
+    fn dense_bounds_tile_the_range() {
+        for len in 1..40 {
+            for parts in 1..10 {
+                assert_eq!(bounds(len, parts, 0), 0);
+                assert_eq!(bounds(len, parts, parts), len);
+            }
+        }
+    }
+}

@@ -1,0 +1,64 @@
+//! [`Emitter`]: what the map function emits its key–value pairs into.
+
+use core::fmt;
+
+/// Pairs an emitter buffers before it hands them to its mapper's containers in one call.
+pub(crate) const BATCH: usize = 256;
+
+/// A mapper's containers, behind the emitter: takes a batch of pairs and leaves it empty.
+pub(crate) trait Sink<K, V> {
+    fn absorb(&mut self, batch: &mut Vec<(K, V)>);
+}
+
+/// Where the map function puts its key–value pairs: [`emit`](Emitter::emit).
+///
+/// Each mapper has its own. Pairs are combined into the mapper's own containers (one value
+/// per key with a [`combiner`](crate::MapReduce::combiner)) and split into the reducers'
+/// partitions as they come, in batches of 256: nothing is shared between mappers until
+/// the map phase ends.
+pub struct Emitter<'a, K, V> {
+    batch: Vec<(K, V)>,
+    sink: &'a mut dyn Sink<K, V>,
+}
+
+impl<'a, K, V> Emitter<'a, K, V> {
+    pub(crate) fn new(sink: &'a mut dyn Sink<K, V>) -> Self {
+        Emitter {
+            batch: Vec::with_capacity(BATCH),
+            sink,
+        }
+    }
+
+    /// Emits `value` under `key`.
+    ///
+    /// # Panics
+    ///
+    /// If the combiner or the partitioner panics, or with a
+    /// [`dense`](crate::MapReduce::dense) container if `key` is out of its range — here
+    /// or at a later emit of the same batch; the run then fails with
+    /// [`MapReduceError::Panicked`](crate::MapReduceError::Panicked) in
+    /// [`Phase::Map`](crate::Phase::Map).
+    #[inline]
+    pub fn emit(&mut self, key: K, value: V) {
+        if self.batch.len() == BATCH {
+            self.flush();
+        }
+        self.batch.push((key, value));
+    }
+
+    /// Hands the buffered pairs to the containers.
+    #[inline(never)]
+    pub(crate) fn flush(&mut self) {
+        if !self.batch.is_empty() {
+            self.sink.absorb(&mut self.batch);
+        }
+    }
+}
+
+impl<K, V> fmt::Debug for Emitter<'_, K, V> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Emitter")
+            .field("buffered", &self.batch.len())
+            .finish_non_exhaustive()
+    }
+}
