@@ -6,13 +6,13 @@ use std::time::Duration;
 
 use crossbeam_utils::CachePadded;
 
-use crate::config::{Builder, Config, WindowKind};
+use crate::config::{keep, resume, Builder, Config, Panic, WindowKind};
 use crate::error::{BreakerError, Rejected, TransitionError};
 use crate::event::Event;
 use crate::metrics::Metrics;
 use crate::state::{self, State};
-use crate::sync::atomic::{AtomicU64, Ordering};
-use crate::sync::{Arc, Mutex};
+use crate::sync::atomic::{fence, AtomicU64, Ordering};
+use crate::sync::{Arc, Mutex, MutexGuard};
 use crate::timeline::Timeline;
 use crate::window::{home_index, Outcome, Stripe, Tally};
 
@@ -45,6 +45,13 @@ pub(crate) struct Inner {
     hot: CachePadded<Hot>,
     stripes: Box<[CachePadded<Stripe>]>,
     control: Mutex<Control>,
+    /// The current half-open episode's trial results, written under `control` and read
+    /// by `metrics` without it (so that a listener may call `metrics`).
+    trials: Mutex<Trials>,
+    /// Taken before `control` is given back by a thread that has state transitions to
+    /// deliver, and held while the listeners run: transitions reach the listeners in the
+    /// order they happened, and no listener runs under `control`.
+    emitting: Mutex<()>,
     config: Config,
     timeline: Timeline,
 }
@@ -59,8 +66,15 @@ struct Control {
     /// Trial permits out or recorded in this episode (a returned permit gives its slot
     /// back).
     issued: u32,
+}
+
+/// A half-open episode's trial results.
+#[derive(Debug, Default, Clone, Copy)]
+struct Trials {
+    /// The episode's state word.
+    word: u64,
     /// Trial results in, of which failed and slow.
-    trials: Tally,
+    tally: Tally,
 }
 
 /// An admitted call not yet recorded: the episode it belongs to and when it began.
@@ -90,6 +104,8 @@ impl CircuitBreaker {
                 }),
                 stripes,
                 control: Mutex::new(Control::default()),
+                trials: Mutex::new(Trials::default()),
+                emitting: Mutex::new(()),
                 config,
                 timeline,
             }),
@@ -105,7 +121,11 @@ impl CircuitBreaker {
     /// Runs `f` if the breaker admits a call, and records its result: `Ok` is a success,
     /// an `Err` a failure unless a [`record_error`](Builder::record_error) classifier
     /// ignores it. A panic in `f` is recorded as a failure and resumed; a panic in the
-    /// classifier ignores the call and propagates.
+    /// classifier ignores the call and propagates. A panic in a listener propagates once
+    /// the result is recorded (see [`Builder::on_event`]).
+    ///
+    /// `E: 'static` because classifiers find the error's type by downcasting it (as
+    /// [`Any`](std::any::Any)).
     ///
     /// # Errors
     ///
@@ -138,21 +158,22 @@ impl CircuitBreaker {
         };
         match catch_unwind(AssertUnwindSafe(f)) {
             Ok(Ok(value)) => {
-                guard.finish(Outcome::Success);
+                resume(guard.finish(Outcome::Success));
                 Ok(value)
             }
             Ok(Err(error)) => {
                 let failure =
                     inner.config.classifiers.is_empty() || inner.config.is_failure(&error);
-                guard.finish(if failure {
+                resume(guard.finish(if failure {
                     Outcome::Failure
                 } else {
                     Outcome::Ignored
-                });
+                }));
                 Err(BreakerError::Inner(error))
             }
             Err(panic) => {
-                guard.finish(Outcome::Failure);
+                // The call's own panic propagates; a listener's, if any, is dropped.
+                drop(guard.finish(Outcome::Failure));
                 resume_unwind(panic)
             }
         }
@@ -280,7 +301,8 @@ impl CircuitBreaker {
     }
 
     /// A snapshot of the window and the counters (see [`Metrics`]). Takes each stripe's
-    /// lock in turn: meant for monitoring, not for every call.
+    /// lock in turn: meant for monitoring, not for every call. It takes no other lock, so
+    /// a listener may call it.
     #[must_use]
     pub fn metrics(&self) -> Metrics {
         self.inner.metrics()
@@ -302,6 +324,11 @@ impl CircuitBreaker {
     /// an empty window, and no other handle or permit on it.
     pub(crate) fn is_idle(&self) -> bool {
         Arc::strong_count(&self.inner) == 1 && self.inner.window_is_empty()
+    }
+
+    /// Whether no other handle or permit is on this breaker.
+    pub(crate) fn is_unused(&self) -> bool {
+        Arc::strong_count(&self.inner) == 1
     }
 
     /// Failures and slow calls in a closed breaker's window, `None` if it is not closed
@@ -374,10 +401,7 @@ impl Inner {
                 state::OPEN => {
                     let until = self.hot.open_until.load(Ordering::Acquire);
                     if now <= until {
-                        // Open ends strictly after the wait: the first admitting instant
-                        // is `until + 1`.
-                        let retry = Duration::from_nanos(until + 1 - now);
-                        return Err(self.reject(State::Open, Some(retry)));
+                        return Err(self.reject(State::Open, Some(retry_after(until, now))));
                     }
                 }
                 _ => {}
@@ -390,39 +414,78 @@ impl Inner {
                 word = current;
                 continue;
             }
+            let mut event = None;
             if state::code(word) == state::OPEN {
-                word = self.transition(&mut control, word, State::HalfOpen, now);
+                (word, event) = self.transition(&mut control, word, State::HalfOpen, now);
             } else if let Some(max) = self.config.max_half_open {
                 if now.saturating_sub(control.half_open_since) > max {
-                    self.transition(&mut control, word, State::Open, now);
+                    let (_, event) = self.transition(&mut control, word, State::Open, now);
                     let until = self.hot.open_until.load(Ordering::Relaxed);
-                    drop(control);
-                    let retry = Duration::from_nanos(until + 1 - now);
-                    return Err(self.reject(State::Open, Some(retry)));
+                    let panic = self.deliver(control, &[event]);
+                    let rejected = self.reject(State::Open, Some(retry_after(until, now)));
+                    resume(panic);
+                    return Err(rejected);
                 }
             }
             // Half-open, in episode `word`.
             if control.issued < self.config.half_open_calls {
                 control.issued += 1;
-                return Ok(Ticket { word, start: now });
+                let ticket = Ticket { word, start: now };
+                if let Some(panic) = self.deliver(control, &[event]) {
+                    // A listener panicked on the transition into half-open: the trial
+                    // never reaches the caller, so its slot comes back (as an ignored
+                    // call) before the panic propagates.
+                    drop(self.finish(ticket, Outcome::Ignored));
+                    resume_unwind(panic);
+                }
+                return Ok(ticket);
             }
-            drop(control);
-            return Err(self.reject(State::HalfOpen, None));
+            let panic = self.deliver(control, &[event]);
+            let rejected = self.reject(State::HalfOpen, None);
+            resume(panic);
+            return Err(rejected);
         }
     }
 
+    /// Counts a refused call and emits `NotPermitted` (a listener's panic propagates,
+    /// after the count).
     fn reject(&self, state: State, retry_after: Option<Duration>) -> Rejected {
         self.stripe().rejected.fetch_add(1, Ordering::Relaxed);
-        self.config.emit(Event::NotPermitted);
+        resume(self.config.emit(Event::NotPermitted));
         Rejected { retry_after, state }
     }
 
-    /// Records the result of the call admitted with `ticket`.
+    /// Gives `control` back and delivers the transitions made under it (`None`s are
+    /// skipped). The emission lock is taken before `control` is released, so that
+    /// transitions reach the listeners in the order they happened, and the listeners
+    /// run without `control`: they may read the breaker (`metrics`, `state`). Returns
+    /// the first listener panic, for the caller to resume once its own state is
+    /// consistent.
+    fn deliver(&self, control: MutexGuard<'_, Control>, events: &[Option<Event>]) -> Option<Panic> {
+        if !self.config.has_listeners() || events.iter().all(Option::is_none) {
+            drop(control);
+            return None;
+        }
+        let order = self.emitting.lock();
+        drop(control);
+        let mut panic = None;
+        for event in events.iter().flatten() {
+            keep(&mut panic, self.config.emit(*event));
+        }
+        drop(order);
+        panic
+    }
+
+    /// Records the result of the call admitted with `ticket`, then returns the first
+    /// panic of a listener, if one panicked: the result is recorded (and a half-open
+    /// slot used or given back) whatever the listeners do, and the caller resumes the
+    /// panic afterwards.
     #[inline]
-    fn finish(&self, ticket: Ticket, outcome: Outcome) {
+    #[must_use]
+    fn finish(&self, ticket: Ticket, outcome: Outcome) -> Option<Panic> {
         let code = state::code(ticket.word);
         if code == state::DISABLED {
-            return;
+            return None;
         }
         // A half-open ticket was always stamped (on the slow path); a closed one only
         // when the breaker times calls.
@@ -434,21 +497,25 @@ impl Inner {
             0
         };
         let slow = outcome != Outcome::Ignored && nanos > self.config.slow_nanos;
+        let mut panic = None;
         if self.config.has_listeners() {
+            // Emitted before the result is recorded, so that a call's events come in
+            // order (outcome, slow, then the transition its result causes); a panic is
+            // caught and returned once the result is in.
             let duration = Duration::from_nanos(nanos);
-            self.config.emit(match outcome {
+            panic = self.config.emit(match outcome {
                 Outcome::Success => Event::Success { duration },
                 Outcome::Failure => Event::Error { duration },
                 Outcome::Ignored => Event::Ignored,
             });
             if slow {
-                self.config.emit(Event::SlowCall { duration });
+                keep(&mut panic, self.config.emit(Event::SlowCall { duration }));
             }
         }
         if code == state::HALF_OPEN {
             self.stripe().count(outcome);
-            self.finish_trial(ticket.word, outcome, slow);
-            return;
+            keep(&mut panic, self.finish_trial(ticket.word, outcome, slow));
+            return panic;
         }
         let generation = state::generation(ticket.word);
         let epoch = self.epoch(now);
@@ -456,23 +523,37 @@ impl Inner {
         let Some(own_tally) = own.record(outcome, slow, (ticket.word, generation), epoch, || {
             self.hot.word.load(Ordering::Acquire)
         }) else {
-            return;
+            return panic;
         };
         if code == state::METRICS_ONLY {
-            return;
+            return panic;
         }
         if outcome == Outcome::Success
             && !slow
             && self.hot.calm.load(Ordering::Relaxed) == calm_tag(generation, epoch)
         {
-            return;
+            return panic;
         }
-        self.evaluate(ticket.word, own, own_tally, epoch);
+        keep(
+            &mut panic,
+            self.evaluate(ticket.word, own, own_tally, epoch),
+        );
+        panic
     }
 
     /// Judges the window of closed episode `word` after a result: opens the breaker when
-    /// a rate reaches its threshold with at least the minimum calls in.
-    fn evaluate(&self, word: u64, own: &Stripe, own_tally: Tally, epoch: u64) {
+    /// a rate reaches its threshold with at least the minimum calls in. Returns a
+    /// listener's panic on that transition.
+    fn evaluate(&self, word: u64, own: &Stripe, own_tally: Tally, epoch: u64) -> Option<Panic> {
+        // Dekker's pattern: the own stripe's totals were published (relaxed stores,
+        // before this) and the other stripes' are read (relaxed loads, after). Between
+        // two results recorded at once on different stripes, the SeqCst fences order
+        // one evaluation after the other, and the later one reads the earlier one's
+        // totals: of results recorded concurrently, the last evaluation sees them all.
+        // Without it, two failures could each miss the other, both judge the window
+        // calm, and calm successes then skip judging (`Hot::calm`): a breaker at its
+        // threshold that stays closed. Calm successes do not come here and pay nothing.
+        fence(Ordering::SeqCst);
         let generation = state::generation(word);
         let mut tally = own_tally;
         for stripe in self.stripes.iter() {
@@ -484,7 +565,7 @@ impl Inner {
             }
         }
         if tally.calls < self.config.minimum_calls {
-            return;
+            return None;
         }
         if Config::reaches(tally.failures, tally.calls, self.config.failure_rate)
             || Config::reaches(tally.slow, tally.calls, self.config.slow_rate)
@@ -494,7 +575,8 @@ impl Inner {
             let now = self.timeline.now();
             let mut control = self.control.lock();
             if self.hot.word.load(Ordering::Acquire) == word {
-                self.transition(&mut control, word, State::Open, now);
+                let (_, event) = self.transition(&mut control, word, State::Open, now);
+                return self.deliver(control, &[event]);
             }
         } else {
             let tag = calm_tag(generation, epoch);
@@ -502,29 +584,33 @@ impl Inner {
                 self.hot.calm.store(tag, Ordering::Relaxed);
             }
         }
+        None
     }
 
     /// Records a half-open trial's result; the last of the episode's trials decides it.
-    fn finish_trial(&self, word: u64, outcome: Outcome, slow: bool) {
+    /// Returns a listener's panic on that transition.
+    fn finish_trial(&self, word: u64, outcome: Outcome, slow: bool) -> Option<Panic> {
         let now = self.timeline.now();
         let mut control = self.control.lock();
         if self.hot.word.load(Ordering::Acquire) != word {
-            return; // the episode is over: a stale trial
+            return None; // the episode is over: a stale trial
         }
-        match outcome {
+        let trials = match outcome {
             Outcome::Ignored => {
                 control.issued -= 1;
-                return;
+                return None;
             }
             Outcome::Success | Outcome::Failure => {
-                control.trials.calls += 1;
-                control.trials.failures += u64::from(outcome == Outcome::Failure);
-                control.trials.slow += u64::from(slow);
+                let mut trials = self.trials.lock();
+                debug_assert_eq!(trials.word, word);
+                trials.tally.calls += 1;
+                trials.tally.failures += u64::from(outcome == Outcome::Failure);
+                trials.tally.slow += u64::from(slow);
+                trials.tally
             }
-        }
-        let trials = control.trials;
+        };
         if trials.calls < u64::from(self.config.half_open_calls) {
-            return;
+            return None;
         }
         let to = if Config::reaches(trials.failures, trials.calls, self.config.failure_rate)
             || Config::reaches(trials.slow, trials.calls, self.config.slow_rate)
@@ -533,12 +619,20 @@ impl Inner {
         } else {
             State::Closed
         };
-        self.transition(&mut control, word, to, now);
+        let (_, event) = self.transition(&mut control, word, to, now);
+        self.deliver(control, &[event])
     }
 
     /// Moves from episode `word` (the current one: the caller checked, under `control`)
-    /// to a new episode of `to`, and emits the transition. Returns the new word.
-    fn transition(&self, control: &mut Control, word: u64, to: State, now: u64) -> u64 {
+    /// to a new episode of `to`. Returns the new word and the event to deliver (none for
+    /// a move to the same state, which only `reset` makes) with [`deliver`](Self::deliver).
+    fn transition(
+        &self,
+        control: &mut Control,
+        word: u64,
+        to: State,
+        now: u64,
+    ) -> (u64, Option<Event>) {
         debug_assert_eq!(self.hot.word.load(Ordering::Relaxed), word);
         let from = State::from_code(state::code(word));
         let next = state::next(word, to);
@@ -553,17 +647,21 @@ impl Inner {
             State::HalfOpen => {
                 control.half_open_since = now;
                 control.issued = 0;
-                control.trials = Tally::default();
+                // Before the word: whoever reads the new word reads these trials.
+                *self.trials.lock() = Trials {
+                    word: next,
+                    tally: Tally::default(),
+                };
             }
             State::Closed => control.openings = 0,
             State::Disabled | State::ForcedOpen | State::MetricsOnly => {}
         }
         // Release: a thread that reads the new word reads `open_until` as stored above.
         self.hot.word.store(next, Ordering::Release);
-        if from != to {
-            self.config.emit(Event::StateTransition { from, to });
-        }
-        next
+        (
+            next,
+            (from != to).then_some(Event::StateTransition { from, to }),
+        )
     }
 
     fn transition_to(&self, to: State) -> Result<(), TransitionError> {
@@ -574,7 +672,8 @@ impl Inner {
         if !from.may_become(to) {
             return Err(TransitionError { from, to });
         }
-        self.transition(&mut control, word, to, now);
+        let (_, event) = self.transition(&mut control, word, to, now);
+        resume(self.deliver(control, &[event]));
         Ok(())
     }
 
@@ -583,8 +682,8 @@ impl Inner {
         let mut control = self.control.lock();
         let word = self.hot.word.load(Ordering::Acquire);
         control.openings = 0;
-        self.transition(&mut control, word, State::Closed, now);
-        self.config.emit(Event::Reset);
+        let (_, event) = self.transition(&mut control, word, State::Closed, now);
+        resume(self.deliver(control, &[event, Some(Event::Reset)]));
     }
 
     /// The window of episode `word`, exactly, taking each stripe's lock.
@@ -607,16 +706,21 @@ impl Inner {
     }
 
     fn metrics(&self) -> Metrics {
-        let (word, window, minimum) = {
-            let control = self.control.lock();
+        // Without `control`, so that a listener may call it.
+        let (word, window, minimum) = loop {
             let word = self.hot.word.load(Ordering::Acquire);
             match state::code(word) {
-                state::HALF_OPEN => (word, control.trials, u64::from(self.config.half_open_calls)),
-                state::CLOSED | state::METRICS_ONLY => {
-                    drop(control);
-                    (word, self.exact_window(word), self.config.minimum_calls)
+                state::HALF_OPEN => {
+                    let trials = *self.trials.lock();
+                    if trials.word == word {
+                        break (word, trials.tally, u64::from(self.config.half_open_calls));
+                    }
+                    // The episode ended meanwhile: look again.
                 }
-                _ => (word, Tally::default(), u64::MAX),
+                state::CLOSED | state::METRICS_ONLY => {
+                    break (word, self.exact_window(word), self.config.minimum_calls)
+                }
+                _ => break (word, Tally::default(), u64::MAX),
             }
         };
         let rate = |count: u64| {
@@ -645,6 +749,13 @@ impl Inner {
     }
 }
 
+/// The time from `now` to the first instant after `until` (open ends strictly after its
+/// wait), saturating: `until` may be `u64::MAX` for a wait of `Duration::MAX`.
+#[inline]
+fn retry_after(until: u64, now: u64) -> Duration {
+    Duration::from_nanos(until - now).saturating_add(Duration::from_nanos(1))
+}
+
 /// The tag `Hot::calm` holds for a calm window of `generation` at `epoch`.
 #[inline]
 fn calm_tag(generation: u64, epoch: u64) -> u64 {
@@ -659,18 +770,21 @@ struct Guard<'a> {
 }
 
 impl Guard<'_> {
+    /// Records the result; returns a listener's panic, for the caller to resume.
     #[inline]
-    fn finish(mut self, outcome: Outcome) {
-        if let Some(ticket) = self.ticket.take() {
-            self.inner.finish(ticket, outcome);
-        }
+    #[must_use]
+    fn finish(mut self, outcome: Outcome) -> Option<Panic> {
+        let ticket = self.ticket.take()?;
+        self.inner.finish(ticket, outcome)
     }
 }
 
 impl Drop for Guard<'_> {
     fn drop(&mut self) {
         if let Some(ticket) = self.ticket.take() {
-            self.inner.finish(ticket, Outcome::Ignored);
+            // A listener's panic propagates from here, unless the thread is already
+            // unwinding (the classifier's panic, or the caller's with a permit out).
+            resume(self.inner.finish(ticket, Outcome::Ignored));
         }
     }
 }
@@ -691,18 +805,18 @@ pub struct Permit<'a> {
 impl Permit<'_> {
     /// The call succeeded.
     pub fn success(self) {
-        self.guard.finish(Outcome::Success);
+        resume(self.guard.finish(Outcome::Success));
     }
 
     /// The call failed.
     pub fn failure(self) {
-        self.guard.finish(Outcome::Failure);
+        resume(self.guard.finish(Outcome::Failure));
     }
 
     /// The call neither succeeded nor failed for the breaker's purposes (e.g. the
     /// caller's own error); the same as dropping the permit.
     pub fn ignore(self) {
-        self.guard.finish(Outcome::Ignored);
+        resume(self.guard.finish(Outcome::Ignored));
     }
 
     /// The state the permit was issued in: [`State::Closed`], [`State::HalfOpen`] (a

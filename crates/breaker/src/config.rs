@@ -2,6 +2,7 @@
 
 use std::any::Any;
 use std::fmt;
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::time::Duration;
 
 use patterns_core::Clock;
@@ -36,6 +37,10 @@ pub enum Window {
     /// The results of the last `d`, in ten buckets of `d / 10`: a result counts for at
     /// least `d − d / 10` and at most `d` after it was recorded (it leaves when its
     /// bucket does).
+    ///
+    /// Buckets are whole nanoseconds, `d / 10` rounded down, so the window is `d`
+    /// rounded down to a multiple of ten nanoseconds (up to 9 ns shorter); a window
+    /// under 10 ns has one bucket per nanosecond.
     Time(Duration),
 }
 
@@ -45,8 +50,11 @@ pub enum Window {
 /// The wait of the `k`-th opening since the breaker was last closed (`k = 0` for the
 /// opening that left closed, `1` for the first re-opening from half-open, …) is
 /// `min(initial × multiplier^k, max)`, shortened by up to `jitter` of itself at random
-/// (jitter never lengthens it, so `max` is a true cap). Closing the breaker starts again
-/// from `initial`.
+/// (jitter never lengthens it, so `max` is a true cap). Only closing the breaker
+/// (automatically from half-open, by [`transition_to_closed`](CircuitBreaker::transition_to_closed))
+/// or [`reset`](CircuitBreaker::reset) starts again from `initial`: a breaker taken
+/// through disabled, metrics-only or forced open and then opened continues the exponent
+/// where it was.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ExponentialBackoff {
     initial: Duration,
@@ -146,6 +154,29 @@ pub(crate) enum WindowKind {
 /// Decides whether an error of some type counts as a failure: `None` when the error is
 /// not of its type.
 type Classifier = Box<dyn Fn(&dyn Any) -> Option<bool> + Send + Sync>;
+/// A listener's panic, caught.
+pub(crate) type Panic = Box<dyn Any + Send>;
+
+/// Propagates a listener's `panic`, once the breaker's state is consistent: resumed,
+/// unless the thread is already unwinding (a permit dropped by a panic), where a second
+/// panic would abort; then it is dropped.
+#[inline]
+pub(crate) fn resume(panic: Option<Panic>) {
+    if let Some(panic) = panic {
+        if !crate::sync::thread::panicking() {
+            resume_unwind(panic);
+        }
+    }
+}
+
+/// Keeps the first of two listener panics.
+#[inline]
+pub(crate) fn keep(first: &mut Option<Panic>, second: Option<Panic>) {
+    if first.is_none() {
+        *first = second;
+    }
+}
+
 /// An event listener.
 pub(crate) type Listener = UnmodeledArc<dyn Fn(&Event) + Send + Sync>;
 
@@ -186,11 +217,18 @@ impl Config {
         count as f64 * 100.0 >= threshold * calls as f64
     }
 
+    /// Delivers `event` to every listener. A listener's panic is caught, the other
+    /// listeners still get the event, and the first panic is returned: the caller makes
+    /// the breaker's state consistent first, then resumes it ([`resume`]).
     #[inline]
-    pub(crate) fn emit(&self, event: Event) {
+    pub(crate) fn emit(&self, event: Event) -> Option<Panic> {
+        let mut panic = None;
         for listener in &self.listeners {
-            listener(&event);
+            if let Err(caught) = catch_unwind(AssertUnwindSafe(|| listener(&event))) {
+                panic.get_or_insert(caught);
+            }
         }
+        panic
     }
 
     #[inline]
@@ -307,7 +345,8 @@ impl Builder {
     }
 
     /// A call is slow when it takes strictly longer than `duration` from admission to its
-    /// result (nonzero). Turns slow-call detection on (with a slow-call rate threshold of
+    /// result (nonzero; a duration beyond `u64::MAX - 1` nanoseconds, some 584 years,
+    /// counts as that). Turns slow-call detection on (with a slow-call rate threshold of
     /// 100% unless [`slow_call_rate_threshold`](Builder::slow_call_rate_threshold) says
     /// otherwise).
     ///
@@ -345,7 +384,7 @@ impl Builder {
     }
 
     /// A wait in open that grows with each re-opening, and starts over once the breaker
-    /// closes. Replaces a [`wait_in_open`](Builder::wait_in_open).
+    /// closes or is reset (see [`ExponentialBackoff`]). Replaces a [`wait_in_open`](Builder::wait_in_open).
     #[must_use]
     pub fn backoff(mut self, backoff: ExponentialBackoff) -> Self {
         self.open_wait = Err(backoff);
@@ -394,10 +433,24 @@ impl Builder {
     }
 
     /// Adds a listener, called synchronously with every [`Event`] on the thread where it
-    /// happened. Keep it cheap. A `StateTransition` is delivered while the breaker's
-    /// transition lock is held, so that transitions reach listeners in the order they
-    /// happened: a listener must not change the same breaker's state (that deadlocks);
-    /// it may read it.
+    /// happened. Keep it cheap.
+    ///
+    /// No listener runs under the breaker's transition lock, so a listener may read the
+    /// breaker it listens to, from any event: [`state`](CircuitBreaker::state),
+    /// [`metrics`](CircuitBreaker::metrics), [`name`](CircuitBreaker::name),
+    /// [`memory_bytes`](CircuitBreaker::memory_bytes). Transitions (and `Reset`) are
+    /// delivered in the order they happened, under a lock of their own that the next
+    /// transition waits for: so a listener of a `StateTransition` or a `Reset` **must
+    /// not** call [`call`](CircuitBreaker::call),
+    /// [`try_acquire`](CircuitBreaker::try_acquire), a `transition_to_*` or
+    /// [`reset`](CircuitBreaker::reset) on the same breaker, which may deadlock. From the
+    /// other events (`Success`, `Error`, `Ignored`, `SlowCall`, `NotPermitted`, delivered
+    /// under no lock) any call is allowed.
+    ///
+    /// A listener that panics does not break the breaker: the other listeners still get
+    /// the event, the call's result is recorded (a half-open slot used or given back) and
+    /// any transition completed, and then the panic propagates to the caller whose call
+    /// emitted the event (it is dropped if that thread is already unwinding).
     #[must_use]
     pub fn on_event(mut self, listener: impl Fn(&Event) + Send + Sync + 'static) -> Self {
         self.listeners.push(UnmodeledArc::new(listener));
@@ -505,8 +558,9 @@ impl Builder {
             name: self.name,
             failure_rate,
             slow_rate,
+            // `u64::MAX` is the "off" sentinel: a longer duration saturates below it.
             slow_nanos: if slow_on {
-                nanos(slow_duration)
+                nanos(slow_duration).min(u64::MAX - 1)
             } else {
                 u64::MAX
             },

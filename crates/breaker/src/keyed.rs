@@ -9,7 +9,7 @@ use crossbeam_utils::CachePadded;
 
 use crate::breaker::CircuitBreaker;
 use crate::error::{BreakerError, ConfigError};
-use crate::sync::atomic::{AtomicU64, Ordering};
+use crate::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use crate::sync::RwLock;
 
 /// The most shards the keys are spread over.
@@ -24,20 +24,34 @@ const MAX_SHARDS: usize = 64;
 ///
 /// # Memory
 ///
-/// At most [`max_keys`](Keyed::max_keys) keys are held. A key costs its map entry
+/// About [`max_keys`](Keyed::max_keys) keys are held (see "Eviction" for when there can
+/// be more). A key costs its map entry
 /// ([`entry_bytes`](Keyed::entry_bytes): the key and a pointer, at the map's load) plus
 /// its breaker's [`memory_bytes`](CircuitBreaker::memory_bytes) — 875 bytes for a
 /// count window of 100 with one stripe, which is what [`Builder::stripes`]`(1)` is for
 /// here: a keyed breaker is usually called by few threads at once.
 ///
-/// When a new key finds its shard full, the shard first forgets every idle breaker:
-/// closed, with an empty window (a time window empties by itself once a window's time
-/// has passed with no call), and not in use by a caller (no handle or permit out).
-/// Forgetting those changes nothing, since a breaker made again starts the same way. If
-/// none is idle, the shard forgets the closed, unused breaker with the fewest failures
-/// and slow calls in its window, or, if there is none, any breaker (an open one's key
-/// then starts closed again); [`forced_evictions`](Keyed::forced_evictions) counts those.
-/// Size `max_keys` above the number of keys in use at once and there are none.
+/// # Eviction
+///
+/// The keys held are counted across shards, and nothing is forgotten while fewer than
+/// `max_keys` are held, however the keys hash. A breaker in use by a caller (a handle
+/// from [`breaker`](Keyed::breaker), a call running, or a permit out) is never
+/// forgotten: its key would otherwise get a second breaker, splitting its state.
+///
+/// When a new key arrives with `max_keys` held, its shard first forgets every idle
+/// breaker: closed, with an empty window (a time window empties by itself once a
+/// window's time has passed with no call), and not in use. Forgetting those changes
+/// nothing, since a breaker made again starts the same way. If none is idle, it forgets
+/// the unused closed breaker with the fewest failures and slow calls in its window, or
+/// else any unused breaker (an open one's key then starts closed again), looking in the
+/// other shards, one at a time, when its own has no unused breaker;
+/// [`forced_evictions`](Keyed::forced_evictions) counts these. Size `max_keys` above the
+/// number of keys in use at once and there are none.
+///
+/// If no unused breaker is found anywhere, the new key is held beyond `max_keys`: the
+/// cap is exceeded only while more than `max_keys` breakers are in use at once (give or
+/// take the arrivals racing one another), and later arrivals forget breakers again as
+/// they fall out of use, bringing [`len`](Keyed::len) back to `max_keys`.
 ///
 /// [`Builder::stripes`]: crate::Builder::stripes
 ///
@@ -64,8 +78,9 @@ pub struct Keyed<K> {
     shards: Box<[CachePadded<Shard<K>>]>,
     hasher: RandomState,
     make: Box<dyn Fn(&K) -> CircuitBreaker + Send + Sync>,
-    /// The most keys one shard holds.
-    per_shard: usize,
+    max_keys: usize,
+    /// Keys held, over every shard; changed only under the changed shard's write lock.
+    held: AtomicUsize,
     forced: AtomicU64,
 }
 
@@ -76,7 +91,7 @@ impl<K> fmt::Debug for Keyed<K> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Keyed")
             .field("shards", &self.shards.len())
-            .field("max_keys", &(self.per_shard * self.shards.len()))
+            .field("max_keys", &self.max_keys)
             .finish_non_exhaustive()
     }
 }
@@ -97,8 +112,7 @@ impl<K: Hash + Eq + Clone> Keyed<K> {
                 setting: "max_keys",
             });
         }
-        // A power of two, at least 16 keys a shard where the cap allows, and all of them
-        // together no more than `max_keys`.
+        // A power of two, about 16 keys a shard or more where the cap allows.
         let shards = (1 << (max_keys / 16).max(1).ilog2()).min(MAX_SHARDS);
         Ok(Keyed {
             shards: (0..shards)
@@ -106,15 +120,16 @@ impl<K: Hash + Eq + Clone> Keyed<K> {
                 .collect(),
             hasher: RandomState::new(),
             make: Box::new(make),
-            per_shard: max_keys / shards,
+            max_keys,
+            held: AtomicUsize::new(0),
             forced: AtomicU64::new(0),
         })
     }
 
-    /// The most keys held at once.
+    /// The number of keys held from which a new key makes room (see "Eviction").
     #[must_use]
     pub fn max_keys(&self) -> usize {
-        self.per_shard * self.shards.len()
+        self.max_keys
     }
 
     /// The bytes a key's map entry costs, beside its breaker's
@@ -128,7 +143,7 @@ impl<K: Hash + Eq + Clone> Keyed<K> {
     /// How many keys are held now.
     #[must_use]
     pub fn len(&self) -> usize {
-        self.shards.iter().map(|shard| shard.read().len()).sum()
+        self.held.load(Ordering::Relaxed)
     }
 
     /// True when no key is held.
@@ -149,18 +164,41 @@ impl<K: Hash + Eq + Clone> Keyed<K> {
     pub fn evict_idle(&self) -> usize {
         self.shards
             .iter()
-            .map(|shard| {
-                let mut map = shard.write();
-                let before = map.len();
-                map.retain(|_, breaker| !breaker.is_idle());
-                before - map.len()
-            })
+            .map(|shard| self.forget_idle(&mut shard.write()))
             .sum()
+    }
+
+    /// Forgets the shard's idle breakers; returns how many.
+    fn forget_idle(&self, map: &mut HashMap<K, CircuitBreaker>) -> usize {
+        let before = map.len();
+        map.retain(|_, breaker| !breaker.is_idle());
+        let forgotten = before - map.len();
+        self.held.fetch_sub(forgotten, Ordering::Relaxed);
+        forgotten
+    }
+
+    /// Forgets the shard's cleanest unused breaker (closed with the fewest failures and
+    /// slow calls, else any unused one); false if every breaker is in use.
+    fn forget_cleanest(&self, map: &mut HashMap<K, CircuitBreaker>) -> bool {
+        let victim = map
+            .iter()
+            .filter_map(|(k, b)| b.eviction_cost().map(|cost| (cost, k)))
+            .min_by_key(|(cost, _)| *cost)
+            .or_else(|| map.iter().find(|(_, b)| b.is_unused()).map(|(k, _)| (0, k)))
+            .map(|(_, k)| k.clone());
+        let Some(victim) = victim else {
+            return false;
+        };
+        map.remove(&victim);
+        self.held.fetch_sub(1, Ordering::Relaxed);
+        self.forced.fetch_add(1, Ordering::Relaxed);
+        true
     }
 
     /// The key's breaker, made now if the key is not held.
     pub fn breaker(&self, key: &K) -> CircuitBreaker {
-        let shard = &self.shards[self.shard_of(key)];
+        let index = self.shard_of(key);
+        let shard = &self.shards[index];
         if let Some(breaker) = shard.read().get(key) {
             return breaker.clone();
         }
@@ -169,22 +207,29 @@ impl<K: Hash + Eq + Clone> Keyed<K> {
         if let Some(breaker) = map.get(key) {
             return breaker.clone();
         }
-        if map.len() >= self.per_shard {
-            map.retain(|_, breaker| !breaker.is_idle());
+        if self.held.load(Ordering::Relaxed) >= self.max_keys {
+            self.forget_idle(&mut map);
         }
-        if map.len() >= self.per_shard {
-            let victim = map
-                .iter()
-                .filter_map(|(k, b)| b.eviction_cost().map(|cost| (cost, k)))
-                .min_by_key(|(cost, _)| *cost)
-                .map(|(_, k)| k.clone())
-                .or_else(|| map.keys().next().cloned());
-            if let Some(victim) = victim {
-                map.remove(&victim);
-                self.forced.fetch_add(1, Ordering::Relaxed);
+        if self.held.load(Ordering::Relaxed) >= self.max_keys && !self.forget_cleanest(&mut map) {
+            // Every breaker of this shard is in use: make room in another shard. One
+            // shard's lock at a time (two inserting threads holding theirs while
+            // waiting for each other's would deadlock), so this one is let go first.
+            drop(map);
+            for (i, other) in self.shards.iter().enumerate() {
+                if i != index {
+                    let mut other = other.write();
+                    if self.forget_idle(&mut other) > 0 || self.forget_cleanest(&mut other) {
+                        break;
+                    }
+                }
+            }
+            map = shard.write();
+            if let Some(breaker) = map.get(key) {
+                return breaker.clone();
             }
         }
         map.insert(key.clone(), made.clone());
+        self.held.fetch_add(1, Ordering::Relaxed);
         made
     }
 

@@ -103,13 +103,20 @@
 //!   and leaves the state as it was.
 //! * **Forced open never times out; disabled admits and records nothing (no counters,
 //!   no events); metrics-only records and never opens.**
+//! * **A panicking listener loses nothing.** The other listeners still get the event;
+//!   the call's result is recorded (its half-open slot used or given back) and any
+//!   transition it causes is completed before the panic propagates to the caller. A
+//!   listener may read the breaker (`state`, `metrics`) from any event; from a
+//!   `StateTransition` or `Reset` it must not call `call`, `try_acquire`, a transition
+//!   or `reset` on the same breaker ([`Builder::on_event`]).
 //! * **Counters add up:** once every permit is used or dropped, `successes + failures +
 //!   ignored + not_permitted_calls` in [`Metrics`] is the number of calls attempted
 //!   outside the disabled state.
 //! * **Memory:** a breaker holds its stripes' windows, one byte per result of a count
-//!   window per stripe, or ten buckets per stripe of a time window
-//!   ([`memory_bytes`](CircuitBreaker::memory_bytes)); [`Keyed`] holds at most its
-//!   `max_keys` breakers.
+//!   window per stripe, or ten buckets per stripe of a time window (about
+//!   [`memory_bytes`](CircuitBreaker::memory_bytes) in all); [`Keyed`] holds its
+//!   `max_keys` breakers, more only while more than that are in use at once (see its
+//!   "Eviction").
 //!
 //! # Concurrency
 //!
@@ -124,8 +131,14 @@
 //! half-open results go through one lock, where the state word is re-checked, so that
 //! each transition happens once and each episode admits exactly its trials.
 //!
-//! Loom models (`tests/loom.rs`) check the half-open admission race and a result racing
-//! a transition.
+//! A result's evaluation publishes its stripe's totals, then issues a SeqCst fence,
+//! then reads the other stripes' (Dekker's pattern): of results recorded at once on
+//! different stripes, the last evaluation sees them all, so a window at its threshold
+//! opens the breaker even when every thread's own stripe is under it.
+//!
+//! Loom models (`tests/loom.rs`) check the half-open admission race, a result racing a
+//! transition or a reset, and failures racing on different stripes (count and time
+//! windows, the latter aged by another thread), each model thread on its own stripe.
 
 mod breaker;
 mod config;

@@ -322,9 +322,17 @@ impl Stripe {
 pub(crate) fn home_index() -> usize {
     #[cfg(loom)]
     {
-        // One stripe under loom (see `default_stripes`), and no counter whose value would
-        // differ between the model's executions.
-        0
+        // The model thread's index in its execution (0 for the model's main thread, then
+        // 1, 2, … in spawn order), which loom's `ThreadId` prints: the same thread gets
+        // the same stripe in every execution of a model, so a model built with
+        // `stripes(n)` spreads its threads over stripes deterministically. A global
+        // counter would not be: its value would carry over from one execution to the
+        // next. (Breakers under loom default to one stripe; see `default_stripes`.)
+        let id = format!("{:?}", crate::sync::thread::current().id());
+        id.trim_start_matches("ThreadId(")
+            .trim_end_matches(')')
+            .parse::<usize>()
+            .map_or(0, |id| id % crate::config::MAX_STRIPES)
     }
     #[cfg(not(loom))]
     {

@@ -90,3 +90,61 @@ fn memory_per_key_is_reported() {
         })
     ));
 }
+
+/// Pins that nothing is forgotten while fewer than `max_keys` keys are held, however the
+/// keys hash: 700 keys, each with a failure in its window (so none is idle), under a cap
+/// of 1,000. A review found per-shard caps (`max_keys / shards`, 31 a shard here) that
+/// hash skew filled at about 70% of `max_keys`, forcing evictions.
+#[test]
+fn no_forced_evictions_below_max_keys() {
+    let clock = ManualClock::new();
+    let hosts = keyed(&clock, 1_000, Window::Count(10));
+    for key in 0..700 {
+        let _ = hosts.call(&key, || Err::<(), _>("down"));
+    }
+    assert_eq!(hosts.len(), 700);
+    assert_eq!(hosts.forced_evictions(), 0);
+    assert_eq!(hosts.max_keys(), 1_000);
+}
+
+/// Pins that a breaker a caller holds is never forgotten, even past the cap: forgetting
+/// it would give its key a second breaker (split state, two half-open episodes at once).
+/// The new key is held beyond `max_keys` instead, and the next arrival, once the
+/// handles are gone, brings the count back to the cap. (A review found that a forced
+/// eviction, when no breaker was unused, removed one that was in use.)
+#[test]
+fn a_breaker_in_use_is_never_evicted() {
+    let clock = ManualClock::new();
+    let hosts = keyed(&clock, 2, Window::Count(10));
+    let one = hosts.breaker(&1);
+    let two = hosts.breaker(&2);
+    let _ = one.call(|| Err::<(), _>("down"));
+    let _ = one.call(|| Err::<(), _>("down")); // key 1 opens
+    hosts.call(&3, || Ok::<_, ()>(())).unwrap(); // no unused breaker: held past the cap
+    assert_eq!(hosts.len(), 3);
+    assert_eq!(hosts.forced_evictions(), 0);
+    assert_eq!(
+        hosts.breaker(&1).state(),
+        State::Open,
+        "key 1 kept its breaker"
+    );
+    let _ = two.call(|| Err::<(), _>("down"));
+    assert_eq!(
+        hosts.breaker(&2).metrics().failed_calls,
+        1,
+        "key 2 kept its breaker"
+    );
+    drop((one, two));
+    hosts.call(&4, || Ok::<_, ()>(())).unwrap();
+    assert_eq!(
+        hosts.len(),
+        3,
+        "one unused breaker forgotten for the new key"
+    );
+    assert_eq!(hosts.forced_evictions(), 1);
+    assert_eq!(
+        hosts.breaker(&1).state(),
+        State::Open,
+        "the cleanest went, not key 1"
+    );
+}

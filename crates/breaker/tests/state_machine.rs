@@ -4,7 +4,8 @@
 mod common;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::{Arc, Barrier};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Barrier, Mutex, OnceLock};
 use std::time::Duration;
 
 use breaker::{
@@ -266,6 +267,35 @@ fn retry_after_counts_down_to_the_first_admitting_instant() {
     assert_eq!(retry, WAIT - Duration::from_secs(4) + NS);
     clock.advance(retry);
     assert!(admitted(&breaker));
+}
+
+/// Pins that `retry_after` saturates instead of overflowing for the longest wait: with
+/// `wait_in_open(Duration::MAX)` the last instant of the wait is `u64::MAX` nanoseconds,
+/// and `until + 1 - now` overflowed (a panic in debug, a `retry_after` of 0 in release).
+/// (A review found it.)
+#[test]
+fn retry_after_of_the_longest_wait_does_not_overflow() {
+    let clock = ManualClock::new();
+    let breaker = base(&clock).wait_in_open(Duration::MAX).build().unwrap();
+    breaker.transition_to_open().unwrap();
+    let retry = breaker.try_acquire().unwrap_err().retry_after().unwrap();
+    assert_eq!(retry, Duration::from_nanos(u64::MAX) + NS);
+    // The other site: half-open past its maximum wait re-opens, for the longest wait.
+    let breaker = base(&clock)
+        .wait_in_open(Duration::MAX)
+        .max_wait_in_half_open(Duration::from_secs(1))
+        .build()
+        .unwrap();
+    breaker.transition_to_open().unwrap();
+    breaker.transition_to_half_open().unwrap();
+    clock.advance(Duration::from_secs(2));
+    let refused = breaker.try_acquire().unwrap_err();
+    assert_eq!(refused.state(), State::Open);
+    let reopened_at = Duration::from_secs(2).as_nanos() as u64;
+    assert_eq!(
+        refused.retry_after(),
+        Some(Duration::from_nanos(u64::MAX - reopened_at) + NS)
+    );
 }
 
 // ---- half-open -------------------------------------------------------------------------
@@ -544,6 +574,95 @@ fn a_panicking_classifier_ignores_the_call_and_returns_the_slot() {
     assert_eq!(breaker.state(), State::Closed);
 }
 
+/// A listener that panics, armed to fire once on the first event matching `fires`.
+fn panicking_listener(
+    fires: fn(&Event) -> bool,
+) -> (Arc<AtomicBool>, impl Fn(&Event) + Send + Sync + 'static) {
+    let armed = Arc::new(AtomicBool::new(false));
+    let trigger = Arc::clone(&armed);
+    (armed, move |event: &Event| {
+        if fires(event) && trigger.swap(false, Ordering::SeqCst) {
+            panic!("listener bug");
+        }
+    })
+}
+
+/// Pins that a listener panicking on a trial's result does not lose the trial: the
+/// result is recorded (the episode decides, and the counters add up) before the panic
+/// propagates to the caller. A review found that `finish` called the listeners first,
+/// so the panic unwound past the recording: half-open wedged with its slot taken, and
+/// the call counted nowhere.
+#[test]
+fn a_panicking_listener_on_a_trial_result_does_not_wedge_half_open() {
+    let clock = ManualClock::new();
+    let (armed, listener) = panicking_listener(|e| matches!(e, Event::Success { .. }));
+    let breaker = base(&clock)
+        .sliding_window(Window::Count(1))
+        .half_open_calls(1)
+        .on_event(listener)
+        .build()
+        .unwrap();
+    breaker.transition_to_open().unwrap();
+    clock.advance(WAIT + NS);
+    armed.store(true, Ordering::SeqCst);
+    let panicked = catch_unwind(AssertUnwindSafe(|| breaker.call(|| Ok::<_, ()>(()))));
+    assert!(panicked.is_err(), "the listener's panic reaches the caller");
+    assert_eq!(
+        breaker.state(),
+        State::Closed,
+        "the trial's success was recorded"
+    );
+    let m = breaker.metrics();
+    assert_eq!(
+        (m.successes, m.failures, m.ignored, m.not_permitted_calls),
+        (1, 0, 0, 0)
+    );
+    assert!(admitted(&breaker));
+}
+
+/// Pins that a listener panicking on a `StateTransition` loses nothing either: the
+/// failure that trips the breaker is recorded and the breaker opens before the panic
+/// reaches the caller; and a panic on the transition into half-open (made by the call
+/// that takes the first trial) gives that trial's slot back, so the next call gets it.
+/// (A review found it.)
+#[test]
+fn a_panicking_listener_on_a_transition_loses_nothing() {
+    let clock = ManualClock::new();
+    let (armed, listener) = panicking_listener(|e| matches!(e, Event::StateTransition { .. }));
+    let breaker = base(&clock)
+        .sliding_window(Window::Count(1))
+        .minimum_calls(1)
+        .half_open_calls(1)
+        .on_event(listener)
+        .build()
+        .unwrap();
+    armed.store(true, Ordering::SeqCst);
+    let panicked = catch_unwind(AssertUnwindSafe(|| breaker.call(|| Err::<(), _>("down"))));
+    assert!(panicked.is_err());
+    assert_eq!(breaker.state(), State::Open);
+    assert_eq!(breaker.metrics().failures, 1);
+    clock.advance(WAIT + NS);
+    armed.store(true, Ordering::SeqCst);
+    let panicked = catch_unwind(AssertUnwindSafe(|| breaker.call(|| Ok::<_, ()>(()))));
+    assert!(
+        panicked.is_err(),
+        "the panic on open → half-open reaches the caller"
+    );
+    assert_eq!(breaker.state(), State::HalfOpen);
+    assert_eq!(
+        breaker.metrics().ignored,
+        1,
+        "the unused trial counts as ignored"
+    );
+    ok(&breaker); // the trial's slot came back
+    assert_eq!(breaker.state(), State::Closed);
+    let m = breaker.metrics();
+    assert_eq!(
+        m.successes + m.failures + m.ignored + m.not_permitted_calls,
+        3
+    );
+}
+
 // ---- episodes --------------------------------------------------------------------------
 
 #[test]
@@ -715,6 +834,47 @@ fn metrics_only_records_and_never_trips() {
 }
 
 // ---- events and counters ---------------------------------------------------------------
+
+/// Pins that a listener may read the breaker it listens to — `metrics()` and `state()`
+/// — from any event, `StateTransition` and `Reset` included, in every state. A review
+/// found that transitions were delivered under the transition lock, which `metrics()`
+/// also took: the listener deadlocked its own thread.
+#[test]
+fn a_listener_may_read_metrics_and_state() {
+    let (done, finished) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        static BREAKER: OnceLock<CircuitBreaker> = OnceLock::new();
+        let clock = ManualClock::new();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let breaker = base(&clock)
+            .sliding_window(Window::Count(1))
+            .minimum_calls(1)
+            .half_open_calls(1)
+            .on_event({
+                let seen = Arc::clone(&seen);
+                move |_| {
+                    let breaker = BREAKER.get().unwrap();
+                    let metrics = breaker.metrics();
+                    seen.lock().unwrap().push((breaker.state(), metrics.state));
+                }
+            })
+            .build()
+            .unwrap();
+        let breaker = BREAKER.get_or_init(|| breaker);
+        let _ = breaker.call(|| Err::<(), _>("down")); // closed → open
+        clock.advance(WAIT + NS);
+        let permit = breaker.try_acquire().unwrap(); // open → half-open
+        permit.failure(); // half-open → open
+        breaker.reset(); // open → closed, and Reset
+        let seen = seen.lock().unwrap();
+        assert!(seen.contains(&(State::HalfOpen, State::HalfOpen)));
+        assert_eq!(seen.last(), Some(&(State::Closed, State::Closed)));
+        done.send(()).unwrap();
+    });
+    finished
+        .recv_timeout(Duration::from_secs(10))
+        .expect("a listener calling metrics() deadlocked");
+}
 
 #[test]
 fn events_come_in_order() {
