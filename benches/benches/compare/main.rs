@@ -9,12 +9,14 @@ use criterion::{criterion_group, criterion_main};
 mod bounded_buffer;
 mod breaker;
 mod core;
+mod mapreduce;
 mod pipeline;
 mod rate_limit;
 mod rate_limit_redis;
 mod supervisor;
 mod support;
 mod worker_pool;
+mod zipf_text;
 
 criterion_group!(
     benches,
@@ -25,6 +27,7 @@ criterion_group!(
     rate_limit::bench_all,
     breaker::bench_all,
     rate_limit_redis::bench_all,
-    supervisor::bench_all
+    supervisor::bench_all,
+    mapreduce::bench_all
 );
 criterion_main!(benches);

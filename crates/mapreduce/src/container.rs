@@ -34,8 +34,10 @@ pub trait Container<K, A>: Sync + Sealed {
     );
     #[doc(hidden)]
     fn split(&self, local: Self::Local, parts: usize) -> Vec<Self::Part>;
+    /// The merged partition, and how many entries of other mappers were folded into the
+    /// first one's.
     #[doc(hidden)]
-    fn merge<F: Fn(&mut A, A)>(&self, parts: Vec<Self::Part>, merge: F) -> Self::Merged;
+    fn merge<F: Fn(&mut A, A)>(&self, parts: Vec<Self::Part>, merge: F) -> (Self::Merged, u64);
     #[doc(hidden)]
     fn merged_len(merged: &Self::Merged) -> usize;
     /// Calls `f` on every pair until it returns false; returns whether it never did.
@@ -111,12 +113,14 @@ where
         local
     }
 
-    fn merge<F: Fn(&mut A, A)>(&self, mut parts: Vec<Self::Part>, merge: F) -> Self::Merged {
+    fn merge<F: Fn(&mut A, A)>(&self, mut parts: Vec<Self::Part>, merge: F) -> (Self::Merged, u64) {
         let Some(largest) = (0..parts.len()).max_by_key(|&i| parts[i].len()) else {
-            return HashTable::new();
+            return (HashTable::new(), 0);
         };
         let mut base = parts.swap_remove(largest);
+        let mut folded = 0;
         for part in parts {
+            folded += part.len() as u64;
             for (hash, key, acc) in part {
                 match base.entry(hash, |entry| entry.1 == key, |entry| entry.0) {
                     Entry::Occupied(mut entry) => merge(&mut entry.get_mut().2, acc),
@@ -126,7 +130,7 @@ where
                 }
             }
         }
-        base
+        (base, folded)
     }
 
     fn merged_len(merged: &Self::Merged) -> usize {
@@ -235,12 +239,14 @@ where
         split
     }
 
-    fn merge<F: Fn(&mut A, A)>(&self, parts: Vec<Self::Part>, merge: F) -> Self::Merged {
+    fn merge<F: Fn(&mut A, A)>(&self, parts: Vec<Self::Part>, merge: F) -> (Self::Merged, u64) {
         let mut parts = parts.into_iter();
         let Some((start, mut base)) = parts.next() else {
-            return (0, Vec::new());
+            return ((0, Vec::new()), 0);
         };
+        let mut folded = 0;
         for (_, part) in parts {
+            folded += part.iter().filter(|slot| slot.is_some()).count() as u64;
             for (slot, acc) in base.iter_mut().zip(part) {
                 match (slot.as_mut(), acc) {
                     (Some(mine), Some(theirs)) => merge(mine, theirs),
@@ -249,7 +255,7 @@ where
                 }
             }
         }
-        (start, base)
+        ((start, base), folded)
     }
 
     fn merged_len(merged: &Self::Merged) -> usize {

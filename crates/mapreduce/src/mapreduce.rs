@@ -111,6 +111,7 @@ fn sort_runs<K: Ord, O>(pairs: &mut [(K, O)]) {
 
 /// The default number of mappers: the machine's parallelism.
 fn default_mappers() -> usize {
+    // tidy: allow(std-path): a query of the machine, not synchronization.
     std::thread::available_parallelism().map_or(1, usize::from)
 }
 
@@ -424,6 +425,7 @@ where
 struct Reduced<K, O> {
     pairs: Vec<(K, O)>,
     merge: Duration,
+    merged: u64,
     reduce: Duration,
 }
 
@@ -532,6 +534,7 @@ where
             };
             timings.merge = timings.merge.max(reduced.merge);
             timings.merge_total += reduced.merge;
+            timings.merged += reduced.merged;
             timings.reduce = timings.reduce.max(reduced.reduce);
             partitions.push(reduced.pairs);
         }
@@ -641,7 +644,7 @@ where
             self.container
                 .merge(parts, |acc, other| self.combine.merge(acc, other))
         }));
-        let merged = match merged {
+        let (merged, folded) = match merged {
             Ok(merged) => merged,
             Err(payload) => {
                 failure.panicked(Phase::Merge, &*payload);
@@ -674,6 +677,7 @@ where
             Ok(Some(pairs)) => Some(Reduced {
                 pairs,
                 merge,
+                merged: folded,
                 reduce: started.elapsed(),
             }),
             Ok(None) => None,

@@ -100,6 +100,10 @@ pub struct Timings {
     pub merge: Duration,
     /// The merges of all partitions, added up.
     pub merge_total: Duration,
+    /// Entries the merges folded in: every mapper's entries of a partition but those of
+    /// the one merged into (the largest), summed over partitions. The merge's work is
+    /// linear in it.
+    pub merged: u64,
     /// The longest reduce of one merged partition (and its sort, when sorted).
     pub reduce: Duration,
     /// The reduce phase, wall clock: merges and reduces of every partition.
