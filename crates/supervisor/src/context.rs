@@ -16,7 +16,7 @@ pub struct ChildContext {
     pub(crate) mailbox: Arc<Mailbox>,
     pub(crate) id: u64,
     pub(crate) gen: u64,
-    pub(crate) ready_sent: AtomicBool,
+    pub(crate) ready_sent: Arc<AtomicBool>,
     pub(crate) beats: Arc<AtomicU64>,
 }
 

@@ -91,6 +91,11 @@ pub enum ChildError {
     /// The supervisor has shut down or given up; nothing it supervised runs any more.
     #[error("the supervisor is not running")]
     SupervisorStopped,
+    /// The call came from inside the supervisor — its event listener, a child whose
+    /// start is pending, or a child the supervisor is stopping — and could never be
+    /// answered (see [`SupervisorHandle`](crate::SupervisorHandle#calls-from-inside-the-supervisor)).
+    #[error("calling the supervisor from here would deadlock")]
+    WouldDeadlock,
 }
 
 /// How a supervisor ended other than by a requested shutdown. Under a parent supervisor
@@ -111,6 +116,14 @@ pub enum SupervisorError {
         max_restarts: u32,
         /// Its window.
         period: Duration,
+    },
+    /// `shutdown` or `join` was called from one of the supervisor's own children or its
+    /// event listener, which the supervisor must stop or finish before it can end: the
+    /// shutdown was started, but not waited for.
+    #[error("supervisor {supervisor:?} cannot be waited for from its own child or listener")]
+    WouldDeadlock {
+        /// The supervisor's name.
+        supervisor: String,
     },
     /// The supervisor's own thread panicked (a bug in this crate: user callbacks' panics
     /// are caught). Its children may still run.
@@ -144,7 +157,7 @@ impl SupervisorError {
     pub fn exit_code(&self) -> i32 {
         match self {
             SupervisorError::IntensityExceeded { .. } => 75,
-            SupervisorError::Panicked { .. } => 70,
+            SupervisorError::Panicked { .. } | SupervisorError::WouldDeadlock { .. } => 70,
         }
     }
 }

@@ -9,6 +9,7 @@ use patterns_core::sync::{thread, Arc, Mutex};
 use crate::error::{ChildError, SupervisorError};
 use crate::event::{ChildInfo, ShutdownReport};
 use crate::mailbox::{oneshot, Call, Mailbox, Msg, Reply};
+use crate::reentry::{self, Caller};
 use crate::spec::{ChildSpec, ChildTemplate};
 
 type Exit = Result<ShutdownReport, SupervisorError>;
@@ -22,7 +23,31 @@ struct Joined {
 /// the calls arrive; a call that stops or starts a child returns once that is done.
 ///
 /// Dropping the handle shuts the supervisor down and waits for it, as
-/// [`shutdown`](SupervisorHandle::shutdown) does.
+/// [`shutdown`](SupervisorHandle::shutdown) does — except when it is dropped by one of
+/// the supervisor's own children or its event listener: the supervisor then shuts down
+/// and its thread ends on its own, detached.
+///
+/// # Calls from inside the supervisor
+///
+/// A child's body or an event listener may hold a handle to its own supervisor (through
+/// an `Arc`, say). The supervisor serves one call at a time and waits synchronously for
+/// starts and stops, so some of those calls can never be answered; they return an error
+/// instead of deadlocking:
+///
+/// * from an event listener (it runs on the supervisor's thread), every call returns
+///   [`ChildError::WouldDeadlock`];
+/// * from a child whose start is pending (before its [`ready`](crate::ChildContext::ready)),
+///   every call returns [`ChildError::WouldDeadlock`];
+/// * from a running child, a call waits for its answer unless the child's token fires
+///   first (the supervisor is then stopping that child, and waits for it): it returns
+///   [`ChildError::WouldDeadlock`], and the call may still take effect later (so
+///   `terminate_child` of the caller itself returns that error, and does stop it);
+/// * [`shutdown`](Self::shutdown) and [`join`](Self::join) from either return
+///   [`SupervisorError::WouldDeadlock`] without waiting (`shutdown` still starts the
+///   shutdown).
+///
+/// Calls from other threads, including children of *other* supervisors, are not
+/// affected.
 #[must_use = "dropping the handle shuts the supervisor down"]
 pub struct SupervisorHandle {
     name: String,
@@ -52,12 +77,34 @@ impl SupervisorHandle {
         &self.name
     }
 
-    fn call<T>(&self, make: impl FnOnce(Reply<T>) -> Call) -> Result<T, ChildError> {
+    fn call<T: Send + 'static>(
+        &self,
+        make: impl FnOnce(Reply<T>) -> Call,
+    ) -> Result<T, ChildError> {
+        let token = match reentry::caller(&self.mailbox) {
+            Caller::Outside => None,
+            Caller::Blocking => return Err(ChildError::WouldDeadlock),
+            Caller::Child(token) if token.is_cancelled() => return Err(ChildError::WouldDeadlock),
+            Caller::Child(token) => Some(token),
+        };
         let (reply, pending) = oneshot();
         self.mailbox
             .send(Msg::Call(make(reply)))
             .map_err(|_| ChildError::SupervisorStopped)?;
-        pending.wait().ok_or(ChildError::SupervisorStopped)
+        match token {
+            None => pending.wait().ok_or(ChildError::SupervisorStopped),
+            Some(token) => pending.wait_unless(&token).ok_or(if token.is_cancelled() {
+                ChildError::WouldDeadlock
+            } else {
+                ChildError::SupervisorStopped
+            }),
+        }
+    }
+
+    /// Whether waiting for the supervisor's thread would deadlock: the caller is that
+    /// thread (an event listener) or one of its children, which it stops before it ends.
+    fn reentrant(&self) -> bool {
+        !matches!(reentry::caller(&self.mailbox), Caller::Outside)
     }
 
     /// Every child in start order: name, state, restart count, last exit reason.
@@ -118,10 +165,17 @@ impl SupervisorHandle {
     /// order, each under its shutdown spec — and waits until its thread has ended.
     /// Calling it again, or after the supervisor gave up, returns the same result.
     ///
+    /// Called from one of this supervisor's own children or from its event listener, it
+    /// starts the shutdown but does not wait (the supervisor waits for that child, or
+    /// runs that listener): it returns [`SupervisorError::WouldDeadlock`] at once, and a
+    /// later `shutdown`, [`join`](Self::join) or drop from another thread collects the
+    /// result.
+    ///
     /// # Errors
     ///
     /// The supervisor's own failure, if it had given up before the shutdown
-    /// ([`SupervisorError::IntensityExceeded`]).
+    /// ([`SupervisorError::IntensityExceeded`]); [`SupervisorError::WouldDeadlock`] as
+    /// above.
     pub fn shutdown(&self) -> Result<ShutdownReport, SupervisorError> {
         let _ = self.mailbox.send(Msg::Stop);
         self.wait()
@@ -132,12 +186,24 @@ impl SupervisorHandle {
     ///
     /// # Errors
     ///
-    /// [`SupervisorError::IntensityExceeded`] if it gave up.
+    /// [`SupervisorError::IntensityExceeded`] if it gave up;
+    /// [`SupervisorError::WouldDeadlock`] when called from one of its own children or its
+    /// event listener (the supervisor is then shut down, and not waited for).
     pub fn join(self) -> Result<ShutdownReport, SupervisorError> {
         self.wait()
     }
 
+    fn would_deadlock(&self) -> SupervisorError {
+        SupervisorError::WouldDeadlock {
+            supervisor: self.name.clone(),
+        }
+    }
+
     fn wait(&self) -> Exit {
+        if self.reentrant() {
+            // Joining would wait for the caller; a join from elsewhere still can.
+            return Err(self.would_deadlock());
+        }
         let mut joined = self.joined.lock();
         if let Some(thread) = joined.thread.take() {
             let exit = thread.join().unwrap_or_else(|payload| {
@@ -160,6 +226,12 @@ impl SupervisorHandle {
 impl Drop for SupervisorHandle {
     fn drop(&mut self) {
         if self.joined.lock().thread.is_some() {
+            if self.reentrant() {
+                // Dropped by one of its children or its event listener: the supervisor
+                // shuts down and ends on its own; its thread is detached, not joined.
+                let _ = self.mailbox.send(Msg::Stop);
+                return;
+            }
             let _ = self.shutdown();
         }
     }

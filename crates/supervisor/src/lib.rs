@@ -94,7 +94,13 @@
 //! * **Panics** in a child are caught and are abnormal exits carrying the panic's text.
 //! * **Threads.** Every child thread is joined when its run ends, except abandoned ones
 //!   (joined later if they return while the supervisor lives); the supervisor's thread is
-//!   joined by [`SupervisorHandle::shutdown`], [`join`](SupervisorHandle::join) or drop.
+//!   joined by [`SupervisorHandle::shutdown`], [`join`](SupervisorHandle::join) or drop
+//!   (a handle dropped by its own child or event listener leaves it detached, to end on
+//!   its own).
+//! * **Calls from inside the supervisor** — its event listener, its children — return
+//!   [`ChildError::WouldDeadlock`] / [`SupervisorError::WouldDeadlock`] where they could
+//!   never be answered, instead of deadlocking (see
+//!   [`SupervisorHandle`](SupervisorHandle#calls-from-inside-the-supervisor)).
 //! * **Time** is read only through the [`Clock`](patterns_core::Clock), so backoff,
 //!   intensity, heartbeats and shutdown timeouts are testable on a
 //!   [`ManualClock`](patterns_core::ManualClock).
@@ -105,6 +111,7 @@ mod error;
 mod event;
 mod handle;
 mod mailbox;
+mod reentry;
 mod runtime;
 mod spec;
 

@@ -139,6 +139,25 @@ impl<T> Drop for Reply<T> {
     }
 }
 
+impl<T: Send + 'static> Pending<T> {
+    /// The answer, or `None` if the replier went away without one or `token` fired
+    /// first (a late answer is then dropped).
+    pub(crate) fn wait_unless(self, token: &patterns_core::CancelToken) -> Option<T> {
+        let shared = Arc::clone(&self.shared);
+        let registration = token.on_cancel(move |_| {
+            let mut slot = shared.slot.lock();
+            if matches!(*slot, Slot::Empty) {
+                *slot = Slot::Gone;
+                drop(slot);
+                shared.ready.notify_all();
+            }
+        });
+        let answer = self.wait();
+        drop(registration);
+        answer
+    }
+}
+
 impl<T> Pending<T> {
     /// The answer, or `None` if the replier went away without one.
     pub(crate) fn wait(self) -> Option<T> {

@@ -20,6 +20,7 @@ use crate::context::ChildContext;
 use crate::error::{ChildError, StartError, SupervisorError};
 use crate::event::{ChildInfo, ChildState, Event, ExitReason, ShutdownReport};
 use crate::mailbox::{Call, Mailbox, Msg, Outcome, Reply};
+use crate::reentry::{self, Role};
 use crate::spec::{ChildFn, ChildSpec, Restart, RestartBackoff, Shutdown, Strategy};
 
 pub(crate) type EventFn = UnmodeledArc<dyn Fn(&Event) + Send + Sync>;
@@ -116,6 +117,8 @@ pub(crate) fn run(
 ) -> Result<ShutdownReport, SupervisorError> {
     let parker = Arc::new(Parker::new());
     mailbox.install(Arc::clone(&parker));
+    // Handle calls from this thread (an event listener) are refused, not deadlocked.
+    reentry::set(Role::Supervisor(reentry::key(&mailbox)));
     let _link = token.map(|token| {
         let mailbox = Arc::clone(&mailbox);
         token.on_cancel(move |_| {
@@ -141,6 +144,11 @@ pub(crate) fn run(
     }
     let ids: Vec<u64> = rt.children.iter().map(|c| c.id).collect();
     for id in ids {
+        if rt.stop_requested {
+            // A parent stopped this supervisor mid-start: the rest are not started, and
+            // the event loop shuts down the ones that are.
+            break;
+        }
         if let Err(reason) = rt.start(id) {
             let child = rt.children[rt.index(id).unwrap_or(0)].spec.name.clone();
             rt.stop_started();
@@ -155,20 +163,41 @@ pub(crate) fn run(
     result
 }
 
+/// Drops `value` — a spec, and with it what the child's body captured — on the
+/// supervisor's thread, where a panicking `Drop` must not end the supervisor.
+fn discard<T>(value: T) {
+    let _ = catch_unwind(AssertUnwindSafe(move || drop(value)));
+}
+
 /// A child thread's body: runs the child, catches its panic, reports how it ended.
 fn child_main(ctx: ChildContext, body: ChildFn) {
-    let result = catch_unwind(AssertUnwindSafe(|| body(&ctx)));
+    reentry::set(Role::Child {
+        mailbox: reentry::key(&ctx.mailbox),
+        ready: Arc::clone(&ctx.ready_sent),
+        token: ctx.token.clone(),
+    });
+    // The error's `Display` and `Drop` are user code too: they run inside the
+    // `catch_unwind`, so that however the body ends, its `Exited` is sent.
+    let result = catch_unwind(AssertUnwindSafe(|| match body(&ctx) {
+        Ok(()) => Outcome::Ok,
+        Err(error) => Outcome::Err(error.to_string()),
+    }));
     let outcome = match result {
-        Ok(Ok(())) => {
+        Ok(Outcome::Ok) => {
             ctx.ready(); // a body that returns at once has still started
             Outcome::Ok
         }
-        Ok(Err(error)) => Outcome::Err(error.to_string()),
-        Err(payload) => Outcome::Panic(
-            panic_message(&*payload)
+        Ok(outcome) => outcome,
+        Err(payload) => {
+            let message = panic_message(&*payload)
                 .unwrap_or("non-string panic payload")
-                .to_owned(),
-        ),
+                .to_owned();
+            // A payload whose `Drop` panics in turn is forgotten, not propagated.
+            if let Err(again) = catch_unwind(AssertUnwindSafe(move || drop(payload))) {
+                std::mem::forget(again);
+            }
+            Outcome::Panic(message)
+        }
     };
     let _ = ctx.mailbox.send(Msg::Exited {
         id: ctx.id,
@@ -235,7 +264,7 @@ impl Runtime {
 
     fn remove(&mut self, id: u64) {
         if let Some(idx) = self.index(id) {
-            self.children.remove(idx);
+            discard(self.children.remove(idx));
         }
     }
 
@@ -275,7 +304,17 @@ impl Runtime {
 
     /// The `Ready` (if `ready` is set) or `Exited` of run `gen` of child `id`, setting
     /// every other message aside; `None` once `until` has passed.
-    fn expect(&mut self, id: u64, gen: u64, ready: bool, until: Wait) -> Option<Msg> {
+    ///
+    /// While a start is awaited, `starting` is the starting run's token: a `Stop` fires it,
+    /// so that a start blocked on its token ends instead of holding the shutdown up.
+    fn expect(
+        &mut self,
+        id: u64,
+        gen: u64,
+        ready: bool,
+        until: Wait,
+        starting: Option<&CancelToken>,
+    ) -> Option<Msg> {
         let matches = |msg: &Msg| match *msg {
             Msg::Ready { id: i, gen: g } => ready && i == id && g == gen,
             Msg::Exited { id: i, gen: g, .. } => i == id && g == gen,
@@ -291,6 +330,9 @@ impl Runtime {
                 }
                 if matches!(msg, Msg::Stop) {
                     self.stop_requested = true;
+                    if let Some(token) = starting {
+                        token.cancel();
+                    }
                 } else {
                     self.deferred.push_back(msg);
                 }
@@ -321,7 +363,7 @@ impl Runtime {
             mailbox,
             id,
             gen,
-            ready_sent: AtomicBool::new(false),
+            ready_sent: Arc::new(AtomicBool::new(false)),
             beats: Arc::clone(&beats),
         };
         let body = UnmodeledArc::clone(&child.spec.body);
@@ -343,7 +385,10 @@ impl Runtime {
                 return Err(reason);
             }
         };
-        match self.expect(id, gen, true, Wait::Forever) {
+        if self.stop_requested {
+            token.cancel();
+        }
+        match self.expect(id, gen, true, Wait::Forever, Some(&token)) {
             Some(Msg::Ready { .. }) => {
                 let now = self.now();
                 let idx = self.index(id).expect("the child being started is present");
@@ -391,39 +436,40 @@ impl Runtime {
             gen, token, thread, ..
         } = run;
         // An exit already on its way is the child's own, not a shutdown.
-        let reason =
-            if let Some(Msg::Exited { outcome, .. }) = self.expect(id, gen, false, Wait::Now) {
-                let _ = thread.join();
-                outcome.reason()
-            } else {
-                token.cancel();
-                let until = match shutdown {
-                    Shutdown::Timeout(d) => {
-                        self.now().checked_add(d).map_or(Wait::Forever, Wait::Until)
-                    }
-                    Shutdown::Infinity => Wait::Forever,
-                    Shutdown::BrutalKill => Wait::Now,
-                };
-                match self.expect(id, gen, false, until) {
-                    Some(Msg::Exited { outcome, .. }) => {
-                        let _ = thread.join();
-                        match (outcome, cause) {
-                            (Outcome::Panic(m), _) => ExitReason::Panic(m),
-                            (_, Cause::Shutdown) => ExitReason::Shutdown,
-                            (_, Cause::Hung) => ExitReason::Hung,
-                        }
-                    }
-                    _ => {
-                        self.abandoned.push(Abandoned {
-                            id,
-                            gen,
-                            name: name.clone(),
-                            thread,
-                        });
-                        ExitReason::Killed
+        let reason = if let Some(Msg::Exited { outcome, .. }) =
+            self.expect(id, gen, false, Wait::Now, None)
+        {
+            let _ = thread.join();
+            outcome.reason()
+        } else {
+            token.cancel();
+            let until = match shutdown {
+                Shutdown::Timeout(d) => {
+                    self.now().checked_add(d).map_or(Wait::Forever, Wait::Until)
+                }
+                Shutdown::Infinity => Wait::Forever,
+                Shutdown::BrutalKill => Wait::Now,
+            };
+            match self.expect(id, gen, false, until, None) {
+                Some(Msg::Exited { outcome, .. }) => {
+                    let _ = thread.join();
+                    match (outcome, cause) {
+                        (Outcome::Panic(m), _) => ExitReason::Panic(m),
+                        (_, Cause::Shutdown) => ExitReason::Shutdown,
+                        (_, Cause::Hung) => ExitReason::Hung,
                     }
                 }
-            };
+                _ => {
+                    self.abandoned.push(Abandoned {
+                        id,
+                        gen,
+                        name: name.clone(),
+                        thread,
+                    });
+                    ExitReason::Killed
+                }
+            }
+        };
         if let Some(idx) = self.index(id) {
             self.children[idx].last_exit = Some(reason.clone());
         }
@@ -455,8 +501,9 @@ impl Runtime {
 
     /// Closes the mailbox: calls still queued get "supervisor stopped".
     fn finish(&mut self) {
-        self.deferred.clear();
-        drop(self.mailbox.close());
+        discard(std::mem::take(&mut self.deferred));
+        discard(self.mailbox.close());
+        discard(std::mem::take(&mut self.children));
     }
 
     // ---- the event loop ----
@@ -595,7 +642,7 @@ impl Runtime {
         for &m in members {
             let Some(i) = self.index(m) else { continue };
             if self.children[i].spec.restart == Restart::Temporary {
-                self.children.remove(i);
+                discard(self.children.remove(i));
                 continue;
             }
             self.children[i].state = State::Restarting {
@@ -695,6 +742,10 @@ impl Runtime {
             let State::Restarting { after, .. } = self.children[idx].state else {
                 continue;
             };
+            if self.stop_requested {
+                // The rest of the batch stays pending; the shutdown cancels it.
+                return Ok(());
+            }
             self.children[idx].restarts = self.children[idx].restarts.saturating_add(1);
             match self.start(m) {
                 Ok(()) => {
@@ -805,7 +856,7 @@ impl Runtime {
         }
         if let Some(idx) = self.index(id) {
             if self.children[idx].spec.restart == Restart::Temporary || self.cfg.dynamic {
-                self.children.remove(idx);
+                discard(self.children.remove(idx));
             }
         }
         Ok(())
@@ -855,7 +906,7 @@ impl Runtime {
             State::Running(_) => Err(ChildError::Running(name.to_owned())),
             State::Restarting { .. } => Err(ChildError::Restarting(name.to_owned())),
             State::Stopped => {
-                self.children.remove(idx);
+                discard(self.children.remove(idx));
                 Ok(())
             }
         }
