@@ -13,8 +13,8 @@ use crate::sealed::Sealed;
 /// A custom partitioner: key and partition count to partition (taken modulo the count).
 pub(crate) type PartitionFn<K> = dyn Fn(&K, usize) -> usize + Send + Sync;
 
-/// Where a mapper keeps what it emitted: [`Hashed`] (the default) or [`Dense`]. Implemented
-/// by those two types only; the methods are the engine's.
+/// Where a mapper keeps what it emitted: [`Hashed`] (the default), [`Dense`] or
+/// [`DenseFrom`]. Implemented by those types only; the methods are the engine's.
 pub trait Container<K, A>: Sync + Sealed {
     #[doc(hidden)]
     type Local: Send;
@@ -24,11 +24,14 @@ pub trait Container<K, A>: Sync + Sealed {
     type Merged;
     #[doc(hidden)]
     fn local(&self, parts: usize) -> Self::Local;
+    /// Combines one emitted pair into a mapper's containers: the hot path of the map
+    /// phase, inlined into the mapper's loop.
     #[doc(hidden)]
-    fn absorb<V, C: Combine<V, Acc = A>>(
+    fn put<V, C: Combine<V, Acc = A>>(
         &self,
         local: &mut Self::Local,
-        batch: &mut Vec<(K, V)>,
+        key: K,
+        value: V,
         combine: &C,
         partitioner: Option<&PartitionFn<K>>,
     );
@@ -85,26 +88,25 @@ where
     }
 
     #[inline]
-    fn absorb<V, C: Combine<V, Acc = A>>(
+    fn put<V, C: Combine<V, Acc = A>>(
         &self,
         local: &mut Self::Local,
-        batch: &mut Vec<(K, V)>,
+        key: K,
+        value: V,
         combine: &C,
         partitioner: Option<&PartitionFn<K>>,
     ) {
         let parts = local.len();
-        for (key, value) in batch.drain(..) {
-            let hash = self.hasher.hash_one(&key);
-            let part = match partitioner {
-                None if parts == 1 => 0,
-                None => partition_of(hash, parts),
-                Some(partitioner) => partitioner(&key, parts) % parts,
-            };
-            match local[part].entry(hash, |entry| entry.1 == key, |entry| entry.0) {
-                Entry::Occupied(mut entry) => combine.add(&mut entry.get_mut().2, value),
-                Entry::Vacant(entry) => {
-                    entry.insert((hash, key, combine.first(value)));
-                }
+        let hash = self.hasher.hash_one(&key);
+        let part = match partitioner {
+            None if parts == 1 => 0,
+            None => partition_of(hash, parts),
+            Some(partitioner) => partitioner(&key, parts) % parts,
+        };
+        match local[part].entry(hash, |entry| entry.1 == key, |entry| entry.0) {
+            Entry::Occupied(mut entry) => combine.add(&mut entry.get_mut().2, value),
+            Entry::Vacant(entry) => {
+                entry.insert((hash, key, combine.first(value)));
             }
         }
     }
@@ -142,9 +144,12 @@ where
     }
 }
 
-/// A key that indexes a [`Dense`] container: `from_index(k.index()) == k`, and for
-/// [`sorted`](crate::MapReduce::sorted) output, index order is key order.
+/// A key that indexes a [`Dense`] or [`DenseFrom`] container: `from_index(k.index()) ==
+/// k`, and for [`sorted`](crate::MapReduce::sorted) output, index order is key order.
 pub trait DenseKey: Sized {
+    /// How many indices the type has (256 for `u8`): the longest range a dense container
+    /// of these keys can have.
+    const RANGE: usize;
     /// The key's slot.
     fn index(&self) -> usize;
     /// The key of a slot.
@@ -154,6 +159,8 @@ pub trait DenseKey: Sized {
 macro_rules! dense_uint {
     ($($t:ty),*) => {$(
         impl DenseKey for $t {
+            const RANGE: usize = (<$t>::MAX as usize).saturating_add(1);
+
             #[inline]
             fn index(&self) -> usize {
                 *self as usize
@@ -168,6 +175,8 @@ macro_rules! dense_uint {
 dense_uint!(u8, u16, u32, u64, usize);
 
 impl DenseKey for bool {
+    const RANGE: usize = 2;
+
     #[inline]
     fn index(&self) -> usize {
         usize::from(*self)
@@ -194,6 +203,20 @@ fn bounds(len: usize, parts: usize, j: usize) -> usize {
     (len as u128 * j as u128 / parts as u128) as usize
 }
 
+/// A mapper's slots cut into the reducers' ranges, each with the index of its first slot.
+fn split_slots<T>(mut slots: Vec<T>, parts: usize) -> Vec<(usize, Vec<T>)> {
+    let len = slots.len();
+    let mut split: Vec<_> = (0..parts)
+        .rev()
+        .map(|j| {
+            let start = bounds(len, parts, j);
+            (start, slots.split_off(start))
+        })
+        .collect();
+    split.reverse();
+    split
+}
+
 impl<K, A> Container<K, A> for Dense
 where
     K: DenseKey + Send,
@@ -208,35 +231,26 @@ where
     }
 
     #[inline]
-    fn absorb<V, C: Combine<V, Acc = A>>(
+    fn put<V, C: Combine<V, Acc = A>>(
         &self,
         local: &mut Self::Local,
-        batch: &mut Vec<(K, V)>,
+        key: K,
+        value: V,
         combine: &C,
         _partitioner: Option<&PartitionFn<K>>,
     ) {
-        for (key, value) in batch.drain(..) {
-            let index = key.index();
-            let Some(slot) = local.get_mut(index) else {
-                out_of_range(index, self.len)
-            };
-            match slot {
-                Some(acc) => combine.add(acc, value),
-                None => *slot = Some(combine.first(value)),
-            }
+        let index = key.index();
+        let Some(slot) = local.get_mut(index) else {
+            out_of_range(index, self.len)
+        };
+        match slot {
+            Some(acc) => combine.add(acc, value),
+            None => *slot = Some(combine.first(value)),
         }
     }
 
-    fn split(&self, mut local: Self::Local, parts: usize) -> Vec<Self::Part> {
-        let mut split: Vec<Self::Part> = (0..parts)
-            .rev()
-            .map(|j| {
-                let start = bounds(self.len, parts, j);
-                (start, local.split_off(start))
-            })
-            .collect();
-        split.reverse();
-        split
+    fn split(&self, local: Self::Local, parts: usize) -> Vec<Self::Part> {
+        split_slots(local, parts)
     }
 
     fn merge<F: Fn(&mut A, A)>(&self, parts: Vec<Self::Part>, merge: F) -> (Self::Merged, u64) {
@@ -268,6 +282,79 @@ where
             .into_iter()
             .enumerate()
             .filter_map(|(i, slot)| slot.map(|acc| (start + i, acc)))
+            .all(|(index, acc)| f(K::from_index(index), acc))
+    }
+}
+
+/// An array of `len` slots per mapper that each start at `identity` (a histogram's bins
+/// at zero): a [`Dense`] container without its check for a key's first value, so a pair
+/// costs an index and the combiner. Every key of the range is in the output, with
+/// `identity` where nothing was emitted. Set with
+/// [`MapReduce::dense_from`](crate::MapReduce::dense_from).
+#[derive(Debug, Clone, Copy)]
+pub struct DenseFrom<A> {
+    pub(crate) len: usize,
+    pub(crate) identity: A,
+}
+
+impl<A> Sealed for DenseFrom<A> {}
+
+impl<K, A> Container<K, A> for DenseFrom<A>
+where
+    K: DenseKey + Send,
+    A: Clone + Send + Sync,
+{
+    type Local = Vec<A>;
+    type Part = (usize, Vec<A>);
+    type Merged = (usize, Vec<A>);
+
+    fn local(&self, _parts: usize) -> Self::Local {
+        vec![self.identity.clone(); self.len]
+    }
+
+    #[inline]
+    fn put<V, C: Combine<V, Acc = A>>(
+        &self,
+        local: &mut Self::Local,
+        key: K,
+        value: V,
+        combine: &C,
+        _partitioner: Option<&PartitionFn<K>>,
+    ) {
+        let index = key.index();
+        let Some(slot) = local.get_mut(index) else {
+            out_of_range(index, self.len)
+        };
+        combine.add(slot, value);
+    }
+
+    fn split(&self, local: Self::Local, parts: usize) -> Vec<Self::Part> {
+        split_slots(local, parts)
+    }
+
+    fn merge<F: Fn(&mut A, A)>(&self, parts: Vec<Self::Part>, merge: F) -> (Self::Merged, u64) {
+        let mut parts = parts.into_iter();
+        let Some((start, mut base)) = parts.next() else {
+            return ((0, Vec::new()), 0);
+        };
+        let mut folded = 0;
+        for (_, part) in parts {
+            folded += part.len() as u64;
+            for (mine, theirs) in base.iter_mut().zip(part) {
+                merge(mine, theirs);
+            }
+        }
+        ((start, base), folded)
+    }
+
+    fn merged_len(merged: &Self::Merged) -> usize {
+        merged.1.len()
+    }
+
+    fn drain<F: FnMut(K, A) -> bool>(&self, merged: Self::Merged, mut f: F) -> bool {
+        let (start, slots) = merged;
+        (start..)
+            .zip(slots)
             .all(|(index, acc)| f(K::from_index(index), acc))
     }
 }

@@ -91,4 +91,13 @@ pub enum BuildError {
     /// `dense(0)`: a dense container without a key.
     #[error("a dense container needs a key range of at least 1")]
     ZeroDenseRange,
+    /// `dense(len)` or `dense_from(len, _)` with more slots than the key type has indices
+    /// ([`DenseKey::RANGE`](crate::DenseKey::RANGE)).
+    #[error("a dense container of {len} slots is longer than its key type's range of {range}")]
+    DenseRangeTooLarge {
+        /// The range asked for.
+        len: usize,
+        /// How many indices the key type has.
+        range: usize,
+    },
 }

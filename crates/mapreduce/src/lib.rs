@@ -70,20 +70,25 @@
 //!
 //! # Histogram
 //!
-//! A [`dense`](MapReduce::dense) container is an array per mapper, for small integer keys:
+//! A dense container is an array per mapper, for small integer keys. With
+//! [`dense_from`](MapReduce::dense_from) its slots start at an identity (0 for a count), and
+//! a map that returns its pairs ([`flat_map`](MapReduce::flat_map)) puts each straight into
+//! its slot: a byte costs what it costs in a hand-written loop. ([`dense`](MapReduce::dense)
+//! starts each slot at its key's first value instead, and leaves out keys never emitted.)
 //!
 //! ```
 //! use mapreduce::MapReduce;
 //!
-//! let pixels: Vec<u8> = (0..=255).chain(0..10).collect();
-//! let histogram = MapReduce::new(|&b: &u8, out| out.emit(b, 1u64), |_, n| n.sum::<u64>())
+//! let pixels: Vec<u8> = (0..200).chain(0..10).collect();
+//! let histogram = MapReduce::flat_map(|&b: &u8| [(b, 1u64)], |_, n| n.sum::<u64>())
 //!     .combiner(|a, b| *a += b)
-//!     .dense(256)
+//!     .dense_from(256, 0)
 //!     .sorted(true)
 //!     .run(&pixels)?;
 //! assert_eq!(histogram.len(), 256);
 //! assert_eq!(histogram.as_slice()[5], (5, 2));
-//! assert_eq!(histogram.as_slice()[200], (200, 1));
+//! assert_eq!(histogram.as_slice()[150], (150, 1));
+//! assert_eq!(histogram.as_slice()[250], (250, 0));
 //! # Ok::<(), mapreduce::MapReduceError>(())
 //! ```
 //!
@@ -105,6 +110,7 @@ mod container;
 mod emit;
 mod error;
 pub mod input;
+mod map;
 mod mapreduce;
 mod output;
 
@@ -115,12 +121,13 @@ mod sealed {
 }
 
 pub use combine::{Collect, Combine, Combiner, Values};
-pub use container::{Container, Dense, DenseKey, Hashed};
+pub use container::{Container, Dense, DenseFrom, DenseKey, Hashed};
 pub use emit::Emitter;
 pub use error::{BuildError, MapReduceError, Phase};
 pub use input::Input;
+pub use map::{FlatMap, MapFn};
 pub use mapreduce::{CheckContainer, MapReduce};
-pub use output::{Output, Progress, Timings};
+pub use output::{Output, Progress, ReducerStats, Timings};
 
 /// The README's examples, compiled and run as doc tests.
 #[cfg(doctest)]

@@ -4,7 +4,7 @@ use core::fmt;
 use core::hash::BuildHasher;
 use core::marker::PhantomData;
 use std::panic::{self, AssertUnwindSafe};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use crossbeam_utils::CachePadded;
 use patterns_core::sync::atomic::{AtomicU64, Ordering};
@@ -13,11 +13,12 @@ use patterns_core::{panic_message, CancelToken};
 use worker_pool::WorkerPool;
 
 use crate::combine::{Collect, Combine, Combiner, Values};
-use crate::container::{Container, Dense, DenseKey, Hashed, PartitionFn};
+use crate::container::{Container, Dense, DenseFrom, DenseKey, Hashed, PartitionFn};
 use crate::emit::{Emitter, Sink};
 use crate::error::{BuildError, MapReduceError, Phase};
 use crate::input::{Input, Source};
-use crate::output::{Output, Progress, Timings};
+use crate::map::{FlatMap, MapFn};
+use crate::output::{thread_cpu_time, Output, Progress, ReducerStats, Timings};
 
 /// Keys between two looks at the cancel token while a reducer reduces.
 const CANCEL_STRIDE: usize = 1024;
@@ -115,11 +116,7 @@ fn default_mappers() -> usize {
     std::thread::available_parallelism().map_or(1, usize::from)
 }
 
-impl<I, K, V, O, M, R> MapReduce<I, K, V, O, M, R>
-where
-    M: Fn(I, &mut Emitter<'_, K, V>) + Sync,
-    R: Fn(&K, Values<V>) -> O + Sync,
-{
+impl<I, K, V, O, M, R> MapReduce<I, K, V, O, M, R> {
     /// A job that maps each input item with `map` and reduces each key's values with
     /// `reduce`; by default with one mapper per core, as many reducers as mappers, no
     /// combiner, a hash container on std's hasher, and unsorted output.
@@ -127,7 +124,16 @@ where
     /// Without a [`combiner`](MapReduce::combiner), `reduce` gets every value emitted for
     /// the key, in no particular order; with one, the single combined value.
     #[must_use]
-    pub fn new(map: M, reduce: R) -> Self {
+    pub fn new(map: M, reduce: R) -> Self
+    where
+        M: Fn(I, &mut Emitter<'_, K, V>) + Sync,
+        R: Fn(&K, Values<V>) -> O + Sync,
+    {
+        Self::with_fns(map, reduce)
+    }
+
+    /// The default settings around `map` and `reduce`.
+    fn with_fns(map: M, reduce: R) -> Self {
         MapReduce {
             map,
             reduce,
@@ -144,6 +150,51 @@ where
             own_pool: Mutex::new(None),
             types: PhantomData,
         }
+    }
+}
+
+impl<I, K, V, O, M, R> MapReduce<I, K, V, O, FlatMap<M>, R> {
+    /// A job whose map function returns the pairs of an item — an array, an `Option`, an
+    /// iterator — instead of emitting them, with the same defaults as
+    /// [`new`](MapReduce::new).
+    ///
+    /// The result is the same as with an [`Emitter`]; what differs is the cost of a pair.
+    /// The mappers' loop is compiled for the job's combiner and container, so each pair
+    /// is combined into its slot where it is produced, with no buffer and no dynamic call:
+    /// the fast shape for maps that do little per pair (a histogram of bytes is an index
+    /// check and an add per byte). An emitter suits a map that cannot return its pairs
+    /// (they borrow from an owned item, such as a [`Files`](crate::input::Files) line).
+    ///
+    /// ```
+    /// use mapreduce::MapReduce;
+    ///
+    /// let bytes = b"abracadabra";
+    /// let histogram = MapReduce::flat_map(|&b: &u8| [(b, 1u64)], |_, n| n.sum::<u64>())
+    ///     .combiner(|a, b| *a += b)
+    ///     .dense(256)
+    ///     .sorted(true)
+    ///     .run(&bytes[..])?;
+    /// assert_eq!(histogram.as_slice()[..2], [(b'a', 5), (b'b', 2)]);
+    ///
+    /// let text = "to be or\nnot to be";
+    /// let counts = MapReduce::flat_map(
+    ///     |line: &str| line.split_whitespace().map(|word| (word, 1u64)),
+    ///     |_, n| n.sum::<u64>(),
+    /// )
+    /// .combiner(|a, b| *a += b)
+    /// .run(text)?
+    /// .into_map();
+    /// assert_eq!(counts["be"], 2);
+    /// # Ok::<(), mapreduce::MapReduceError>(())
+    /// ```
+    #[must_use]
+    pub fn flat_map<P>(map: M, reduce: R) -> Self
+    where
+        M: Fn(I) -> P + Sync,
+        P: IntoIterator<Item = (K, V)>,
+        R: Fn(&K, Values<V>) -> O + Sync,
+    {
+        MapReduce::with_fns(FlatMap(map), reduce)
     }
 }
 
@@ -198,6 +249,44 @@ impl<I, K, V, O, M, R, C, Ct> MapReduce<I, K, V, O, M, R, C, Ct> {
         K: DenseKey,
     {
         self.retype(|combine, _| (combine, Dense { len }))
+    }
+
+    /// Like [`dense`](MapReduce::dense), with every slot starting at `identity` instead of
+    /// at its key's first value ([`DenseFrom`]): a pair is then an index and a call of the
+    /// combiner, with no check whether its key was seen, and every key of `0..len` is
+    /// reduced and in the output — with `identity` where nothing was emitted, as in a
+    /// histogram's empty bins. Set it after the [`combiner`](MapReduce::combiner) (it holds
+    /// the combiner's value).
+    ///
+    /// `identity` must leave what it is combined with unchanged (0 for a sum, 1 for a
+    /// product, `Vec::new()` without a combiner): each mapper folds it in once. `len` of 0
+    /// is [`BuildError::ZeroDenseRange`]; more than the key type's
+    /// [`RANGE`](DenseKey::RANGE) is [`BuildError::DenseRangeTooLarge`].
+    ///
+    /// ```
+    /// use mapreduce::MapReduce;
+    ///
+    /// let histogram = MapReduce::flat_map(|&b: &u8| [(b, 1u64)], |_, n| n.sum::<u64>())
+    ///     .combiner(|a, b| *a += b)
+    ///     .dense_from(256, 0)
+    ///     .sorted(true)
+    ///     .run(&b"abracadabra"[..])?
+    ///     .into_vec();
+    /// assert_eq!(histogram.len(), 256);
+    /// assert_eq!(histogram[usize::from(b'a')], (b'a', 5));
+    /// assert_eq!(histogram[usize::from(b'z')], (b'z', 0));
+    /// # Ok::<(), mapreduce::MapReduceError>(())
+    /// ```
+    pub fn dense_from(
+        self,
+        len: usize,
+        identity: C::Acc,
+    ) -> MapReduce<I, K, V, O, M, R, C, DenseFrom<C::Acc>>
+    where
+        K: DenseKey,
+        C: Combine<V>,
+    {
+        self.retype(|combine, _| (combine, DenseFrom { len, identity }))
     }
 
     /// The number of mappers: jobs on the pool that take chunks of the input in turn until
@@ -285,7 +374,7 @@ impl<I, K, V, O, M, R, C, Ct> MapReduce<I, K, V, O, M, R, C, Ct> {
     /// [`BuildError::ZeroChunkSize`] or [`BuildError::ZeroDenseRange`].
     pub fn check(&self) -> Result<(), BuildError>
     where
-        Ct: CheckContainer,
+        Ct: CheckContainer<K>,
     {
         if self.mappers == 0 {
             return Err(BuildError::ZeroMappers);
@@ -333,25 +422,41 @@ impl<I, K, V, O, M, R, C, S> MapReduce<I, K, V, O, M, R, C, Hashed<S>> {
     }
 }
 
-/// The container's own settings check (a [`Dense`] range of 0).
-pub trait CheckContainer {
+/// The container's own settings check (a dense range of 0, or longer than the key type's).
+pub trait CheckContainer<K> {
     #[doc(hidden)]
     fn check(&self) -> Result<(), BuildError>;
 }
 
-impl<S> CheckContainer for Hashed<S> {
+impl<K, S> CheckContainer<K> for Hashed<S> {
     fn check(&self) -> Result<(), BuildError> {
         Ok(())
     }
 }
 
-impl CheckContainer for Dense {
+/// The range check of [`Dense`] and [`DenseFrom`].
+fn check_dense<K: DenseKey>(len: usize) -> Result<(), BuildError> {
+    if len == 0 {
+        Err(BuildError::ZeroDenseRange)
+    } else if len > K::RANGE {
+        Err(BuildError::DenseRangeTooLarge {
+            len,
+            range: K::RANGE,
+        })
+    } else {
+        Ok(())
+    }
+}
+
+impl<K: DenseKey> CheckContainer<K> for Dense {
     fn check(&self) -> Result<(), BuildError> {
-        if self.len == 0 {
-            Err(BuildError::ZeroDenseRange)
-        } else {
-            Ok(())
-        }
+        check_dense::<K>(self.len)
+    }
+}
+
+impl<K: DenseKey, A> CheckContainer<K> for DenseFrom<A> {
+    fn check(&self) -> Result<(), BuildError> {
+        check_dense::<K>(self.len)
     }
 }
 
@@ -415,26 +520,25 @@ where
     C: Combine<V>,
     Ct: Container<K, C::Acc>,
 {
-    fn absorb(&mut self, batch: &mut Vec<(K, V)>) {
+    #[inline]
+    fn put(&mut self, key: K, value: V) {
         self.container
-            .absorb(&mut self.local, batch, self.combine, self.partitioner);
+            .put(&mut self.local, key, value, self.combine, self.partitioner);
     }
 }
 
 /// What one reducer gives back.
 struct Reduced<K, O> {
     pairs: Vec<(K, O)>,
-    merge: Duration,
-    merged: u64,
-    reduce: Duration,
+    stats: ReducerStats,
 }
 
 impl<I, K, V, O, M, R, C, Ct> MapReduce<I, K, V, O, M, R, C, Ct>
 where
-    M: Fn(I, &mut Emitter<'_, K, V>) + Sync,
+    M: MapFn<I, K, V>,
     R: Fn(&K, Values<V>) -> O + Sync,
     C: Combine<V>,
-    Ct: Container<K, C::Acc> + CheckContainer,
+    Ct: Container<K, C::Acc> + CheckContainer<K>,
     K: Send,
     V: Send,
     O: Send,
@@ -527,16 +631,18 @@ where
             ..Timings::default()
         };
         let mut partitions = Vec::with_capacity(parts);
+        let mut reducers = Vec::with_capacity(parts);
         for reduced in reduced {
-            let Some(reduced) = reduced else {
+            let Some(Reduced { pairs, stats }) = reduced else {
                 // A job the pool dropped: only a pool shut down under us does that.
                 return Err(MapReduceError::Cancelled);
             };
-            timings.merge = timings.merge.max(reduced.merge);
-            timings.merge_total += reduced.merge;
-            timings.merged += reduced.merged;
-            timings.reduce = timings.reduce.max(reduced.reduce);
-            partitions.push(reduced.pairs);
+            timings.merge = timings.merge.max(stats.merge);
+            timings.merge_total += stats.merge;
+            timings.merged += stats.merged;
+            timings.reduce = timings.reduce.max(stats.reduce);
+            partitions.push(pairs);
+            reducers.push(stats);
         }
 
         // Finish: the partitions' pairs in one vector, merged in key order if sorted.
@@ -562,6 +668,7 @@ where
             pairs,
             sorted: self.sort.is_some(),
             timings,
+            reducers,
         })
     }
 
@@ -595,32 +702,24 @@ where
                 partitioner: self.partitioner.as_deref(),
                 local: self.container.local(parts),
             };
-            {
-                let mut emitter = Emitter::new(&mut sink);
-                loop {
-                    if failure.token.is_cancelled() {
+            loop {
+                if failure.token.is_cancelled() {
+                    return None;
+                }
+                let Some(next) = source.next_chunk() else {
+                    break;
+                };
+                let (chunk, bytes) = match next {
+                    Ok(chunk) => chunk,
+                    Err(error) => {
+                        failure.set(error);
                         return None;
                     }
-                    let Some(next) = source.next_chunk() else {
-                        break;
-                    };
-                    let (chunk, bytes) = match next {
-                        Ok(chunk) => chunk,
-                        Err(error) => {
-                            failure.set(error);
-                            return None;
-                        }
-                    };
-                    let mut items = 0u64;
-                    for item in chunk {
-                        (self.map)(item, &mut emitter);
-                        items += 1;
-                    }
-                    if let Some(progress) = &self.progress {
-                        progress(counters.add(items, bytes));
-                    }
+                };
+                let items = self.map.map_chunk(chunk, &mut sink);
+                if let Some(progress) = &self.progress {
+                    progress(counters.add(items, bytes));
                 }
-                emitter.flush();
             }
             Some(self.container.split(sink.local, parts))
         }));
@@ -640,6 +739,7 @@ where
             return None;
         }
         let started = Instant::now();
+        let cpu_started = thread_cpu_time();
         let merged = panic::catch_unwind(AssertUnwindSafe(|| {
             self.container
                 .merge(parts, |acc, other| self.combine.merge(acc, other))
@@ -652,12 +752,16 @@ where
             }
         };
         let merge = started.elapsed();
+        let merge_cpu = thread_cpu_time()
+            .zip(cpu_started)
+            .map(|(end, start)| end.saturating_sub(start));
+        let keys = Ct::merged_len(&merged);
         if failure.token.is_cancelled() {
             return None;
         }
         let started = Instant::now();
         let reduced = panic::catch_unwind(AssertUnwindSafe(|| {
-            let mut pairs = Vec::with_capacity(Ct::merged_len(&merged));
+            let mut pairs = Vec::with_capacity(keys);
             let mut seen = 0usize;
             let complete = self.container.drain(merged, |key, acc| {
                 seen += 1;
@@ -676,9 +780,13 @@ where
         match reduced {
             Ok(Some(pairs)) => Some(Reduced {
                 pairs,
-                merge,
-                merged: folded,
-                reduce: started.elapsed(),
+                stats: ReducerStats {
+                    keys,
+                    merged: folded,
+                    merge,
+                    merge_cpu,
+                    reduce: started.elapsed(),
+                },
             }),
             Ok(None) => None,
             Err(payload) => {

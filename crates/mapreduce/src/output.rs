@@ -14,6 +14,7 @@ pub struct Output<K, O> {
     pub(crate) pairs: Vec<(K, O)>,
     pub(crate) sorted: bool,
     pub(crate) timings: Timings,
+    pub(crate) reducers: Vec<ReducerStats>,
 }
 
 impl<K, O> Output<K, O> {
@@ -66,6 +67,12 @@ impl<K, O> Output<K, O> {
     pub fn timings(&self) -> &Timings {
         &self.timings
     }
+
+    /// What each reducer did, in partition order.
+    #[must_use]
+    pub fn reducers(&self) -> &[ReducerStats] {
+        &self.reducers
+    }
 }
 
 impl<K, O> IntoIterator for Output<K, O> {
@@ -83,6 +90,7 @@ impl<K, O> fmt::Debug for Output<K, O> {
             .field("len", &self.pairs.len())
             .field("sorted", &self.sorted)
             .field("timings", &self.timings)
+            .field("reducers", &self.reducers.len())
             .finish()
     }
 }
@@ -112,6 +120,38 @@ pub struct Timings {
     pub finish: Duration,
     /// The whole run.
     pub total: Duration,
+}
+
+/// One reducer's share of a run: how much it merged and how long that took, on the wall
+/// clock and on its thread's CPU.
+///
+/// With more reducers than cores the reducers take turns on the cores, so a reducer's
+/// wall-clock `merge` counts the time it waited; `merge_cpu` does not, and `merged` is
+/// the work itself.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ReducerStats {
+    /// Distinct keys in its partition, after the merge.
+    pub keys: usize,
+    /// Entries of the other mappers it folded into the largest one's table (see
+    /// [`Timings::merged`]).
+    pub merged: u64,
+    /// Its merge, wall clock.
+    pub merge: Duration,
+    /// Its merge, CPU time of its thread; `None` where the system does not say (it is read
+    /// from Linux's `/proc/thread-self/schedstat`).
+    pub merge_cpu: Option<Duration>,
+    /// Its reduce (and sort, when sorted), wall clock.
+    pub reduce: Duration,
+}
+
+/// The calling thread's CPU time so far: the first field of
+/// `/proc/thread-self/schedstat`, nanoseconds on a CPU. Std has no thread clock, and a
+/// read of this file (Linux) needs neither `unsafe` nor a dependency.
+pub(crate) fn thread_cpu_time() -> Option<Duration> {
+    let stat = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    let nanos = stat.split_ascii_whitespace().next()?.parse().ok()?;
+    Some(Duration::from_nanos(nanos))
 }
 
 /// How far the map phase has got, given to the

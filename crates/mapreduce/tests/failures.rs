@@ -77,6 +77,24 @@ fn map_panic_message_is_kept() {
 }
 
 #[test]
+fn flat_map_panic_is_a_map_panic() {
+    let err = MapReduce::flat_map(
+        |line: &str| {
+            assert!(!line.contains("bad"), "bad line: {line}");
+            Some((line, 1u8))
+        },
+        |_, v| v.count(),
+    )
+    .combiner(|a, b| *a += b)
+    .run("fine\nbad one\nfine")
+    .unwrap_err();
+    assert!(matches!(
+        &err,
+        MapReduceError::Panicked { phase: Phase::Map, message } if message == "bad line: bad one"
+    ));
+}
+
+#[test]
 fn combiner_panic_at_emit_is_a_map_panic() {
     let err = MapReduce::new(|&n: &u32, out| out.emit(0u8, n), |_, v| v.count())
         .combiner(|_, _| panic!("no merging today"))

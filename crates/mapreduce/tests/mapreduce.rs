@@ -120,6 +120,66 @@ fn histogram_dense_and_hashed_agree() {
 }
 
 #[test]
+fn histogram_dense_from_has_every_bin() {
+    let mut rng = fastrand::Rng::with_seed(4);
+    // Bytes from half the range, so that half the bins stay empty.
+    let bytes: Vec<u8> = (0..100_000).map(|_| rng.u8(..128)).collect();
+    let mut expected = [0u64; 256];
+    for &b in &bytes {
+        expected[b as usize] += 1;
+    }
+    let want: Vec<(u8, u64)> = (0..=255u8).map(|b| (b, expected[b as usize])).collect();
+    for (mappers, reducers) in [(1, 1), (2, 3), (4, 7), (3, 300)] {
+        let got = MapReduce::flat_map(|&b: &u8| [(b, 1u64)], |_, n| n.sum::<u64>())
+            .combiner(|a, b| *a += b)
+            .dense_from(256, 0)
+            .mappers(mappers)
+            .reducers(reducers)
+            .chunk_size(777)
+            .sorted(true)
+            .run(&bytes[..])
+            .unwrap();
+        assert_eq!(
+            got.into_vec(),
+            want,
+            "{mappers} mappers, {reducers} reducers"
+        );
+    }
+}
+
+#[test]
+fn dense_from_without_a_combiner_reduces_empty_keys_from_the_identity() {
+    let got = MapReduce::new(
+        |&n: &u8, out| out.emit(n % 4, n),
+        |_, v| v.collect::<Vec<_>>(),
+    )
+    .dense_from(6, Vec::new())
+    .mappers(2)
+    .chunk_size(1)
+    .sorted(true)
+    .run(&[1u8, 5, 2][..])
+    .unwrap()
+    .into_vec();
+    let mut got: Vec<(u8, Vec<u8>)> = got
+        .into_iter()
+        .map(|(k, mut v)| {
+            v.sort_unstable();
+            (k, v)
+        })
+        .collect();
+    got.sort_unstable();
+    let want = [
+        (0, vec![]),
+        (1, vec![1, 5]),
+        (2, vec![2]),
+        (3, vec![]),
+        (4, vec![]),
+        (5, vec![]),
+    ];
+    assert_eq!(got, want);
+}
+
+#[test]
 fn dense_key_out_of_range_is_a_map_panic() {
     let err = MapReduce::new(|&b: &u8, out| out.emit(b, 1u64), |_, n| n.sum::<u64>())
         .combiner(|a, b| *a += b)
@@ -294,6 +354,35 @@ fn zero_settings_are_build_errors() {
             BuildError::ZeroDenseRange,
             "a dense container needs a key range of at least 1",
         ),
+        (
+            job()
+                .combiner(|a, b| *a += b)
+                .dense_from(0, 0)
+                .run(&[1u8][..])
+                .unwrap_err(),
+            BuildError::ZeroDenseRange,
+            "a dense container needs a key range of at least 1",
+        ),
+        (
+            job().dense(257).run(&[1u8][..]).unwrap_err(),
+            BuildError::DenseRangeTooLarge {
+                len: 257,
+                range: 256,
+            },
+            "a dense container of 257 slots is longer than its key type's range of 256",
+        ),
+        (
+            job()
+                .combiner(|a, b| *a += b)
+                .dense_from(257, 0)
+                .run(&[1u8][..])
+                .unwrap_err(),
+            BuildError::DenseRangeTooLarge {
+                len: 257,
+                range: 256,
+            },
+            "a dense container of 257 slots is longer than its key type's range of 256",
+        ),
     ];
     for (err, kind, text) in cases {
         assert!(
@@ -339,4 +428,32 @@ fn timings_cover_the_phases() {
     assert!(t.total >= t.map + t.reduce_phase);
     assert!(t.reduce_phase >= t.merge.max(t.reduce));
     assert!(t.merge_total >= t.merge);
+}
+
+#[test]
+fn reducer_stats_add_up_to_the_output() {
+    let text = zipf_text(2, 20_000, 500);
+    for reducers in [1, 3] {
+        let out = MapReduce::new(
+            |line: &str, out| line.split_whitespace().for_each(|w| out.emit(w, 1u64)),
+            |_, v| v.sum::<u64>(),
+        )
+        .combiner(|a, b| *a += b)
+        .mappers(2)
+        .reducers(reducers)
+        .run(text.as_str())
+        .unwrap();
+        let stats = out.reducers();
+        assert_eq!(stats.len(), reducers);
+        assert_eq!(stats.iter().map(|r| r.keys).sum::<usize>(), out.len());
+        assert_eq!(
+            stats.iter().map(|r| r.merged).sum::<u64>(),
+            out.timings().merged
+        );
+        let longest = stats.iter().map(|r| r.merge).max().unwrap();
+        assert_eq!(longest, out.timings().merge);
+        if cfg!(target_os = "linux") {
+            assert!(stats.iter().all(|r| r.merge_cpu.is_some()));
+        }
+    }
 }

@@ -127,4 +127,58 @@ proptest! {
         };
         prop_assert_eq!(&combined, &want);
     }
+
+    #[test]
+    fn flat_map_equals_emit(
+        items in proptest::collection::vec(0u16..50, 0..300),
+        mappers in 1usize..9,
+        reducers in 1usize..9,
+        chunk in 1usize..20,
+        dense in any::<bool>(),
+        combined in any::<bool>(),
+    ) {
+        // Up to two pairs an item, so an item's pairs are not always one.
+        let pairs = |&n: &u16| (0..n % 3).map(move |i| (n, u64::from(n + i)));
+        let emitted = MapReduce::new(
+            move |n: &u16, out: &mut mapreduce::Emitter<'_, u16, u64>| {
+                pairs(n).for_each(|(k, v)| out.emit(k, v));
+            },
+            |_, v| v.sum::<u64>(),
+        )
+        .mappers(mappers)
+        .reducers(reducers)
+        .chunk_size(chunk)
+        .sorted(true)
+        .run(&items)
+        .unwrap()
+        .into_vec();
+        let flat = MapReduce::flat_map(pairs, |_, v| v.sum::<u64>())
+            .mappers(mappers)
+            .reducers(reducers)
+            .chunk_size(chunk)
+            .sorted(true);
+        let got = match (combined, dense) {
+            (false, _) => flat.run(&items),
+            (true, false) => flat.combiner(|a, b| *a += b).run(&items),
+            (true, true) => flat.combiner(|a, b| *a += b).dense(50).run(&items),
+        }
+        .unwrap()
+        .into_vec();
+        prop_assert_eq!(&got, &emitted);
+        // From an identity every key is there; the ones nothing was emitted for hold 0
+        // (every emitted value is at least 1).
+        let filled = MapReduce::flat_map(pairs, |_, v| v.sum::<u64>())
+            .combiner(|a, b| *a += b)
+            .dense_from(50, 0)
+            .mappers(mappers)
+            .reducers(reducers)
+            .chunk_size(chunk)
+            .sorted(true)
+            .run(&items)
+            .unwrap()
+            .into_vec();
+        prop_assert_eq!(filled.len(), 50);
+        let seen: Vec<(u16, u64)> = filled.into_iter().filter(|&(_, n)| n > 0).collect();
+        prop_assert_eq!(seen, emitted);
+    }
 }
