@@ -87,7 +87,7 @@ impl Builder {
         self
     }
 
-    /// The clock that backoff, intensity, heartbeats and shutdown timeouts read (default
+    /// The clock that backoff, intensity, heartbeats, start and shutdown timeouts read (default
     /// [`SystemClock`]); a [`ManualClock`](patterns_core::ManualClock) tests them without
     /// sleeping.
     #[must_use]
@@ -132,7 +132,9 @@ impl Builder {
     /// order), with the [`SupervisorError`](crate::SupervisorError) as an abnormal exit
     /// when it gives up, which the parent handles as any child failure (escalation). A
     /// failed start is a failed start of the child. [`Permanent`](crate::Restart::Permanent),
-    /// [`Shutdown::Infinity`] (change either on the returned spec).
+    /// [`Shutdown::Infinity`], and no [start timeout](ChildSpec::start_timeout)
+    /// (`Duration::MAX`: its start lasts as long as its children's starts, each bounded by
+    /// its own timeout); change any of them on the returned spec.
     #[must_use]
     pub fn into_child(self, name: impl Into<String>) -> ChildSpec {
         ChildSpec::new(name, move |ctx: &ChildContext| -> Result<(), BoxError> {
@@ -141,6 +143,7 @@ impl Builder {
             handle.join().map(drop).map_err(Into::into)
         })
         .shutdown(Shutdown::Infinity)
+        .start_timeout(Duration::MAX)
     }
 
     fn validate(&self) -> Result<(), BuildError> {
@@ -164,8 +167,10 @@ impl Builder {
     /// # Errors
     ///
     /// [`StartError::Build`] for bad settings (nothing started);
-    /// [`StartError::ChildStart`] if a child failed its start — the children started
-    /// before it were stopped in reverse order and the supervisor's thread has ended;
+    /// [`StartError::ChildStart`] if a child failed its start, or
+    /// [`StartError::StartTimeout`] if one did not signal ready within its
+    /// [start timeout](ChildSpec::start_timeout) — either way the children started before
+    /// it were stopped in reverse order and the supervisor's thread has ended;
     /// [`StartError::Spawn`] if no thread could be made.
     pub fn start(self) -> Result<SupervisorHandle, StartError> {
         self.validate()?;

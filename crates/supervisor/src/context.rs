@@ -51,7 +51,9 @@ impl ChildContext {
 
     /// Signals that the child has started: the supervisor, which waits for this (or for
     /// the body to fail) before it starts the next child, moves on. Calls after the first
-    /// do nothing. A body that returns `Ok` without calling it counts as started, then
+    /// do nothing, and so does a call that reaches the supervisor after the child's
+    /// [start timeout](crate::ChildSpec::start_timeout) expired (the start has failed,
+    /// and the token has fired). A body that returns `Ok` without calling it counts as started, then
     /// exited normally; one that returns `Err` or panics before it has failed its start.
     pub fn ready(&self) {
         if !self.ready_sent.swap(true, Ordering::AcqRel) {

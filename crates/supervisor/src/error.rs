@@ -24,6 +24,10 @@ pub enum BuildError {
     /// A child's heartbeat interval is zero.
     #[error("child {0:?} has a zero heartbeat interval")]
     ZeroHeartbeat(String),
+    /// A child's [start timeout](crate::ChildSpec::start_timeout) is zero: no start could
+    /// meet it.
+    #[error("child {0:?} has a zero start timeout")]
+    ZeroStartTimeout(String),
     /// A backoff's minimum exceeds its maximum, its multiplier is below 1 or not finite,
     /// or its jitter is outside `0.0..=1.0`.
     #[error("invalid restart backoff: {0}")]
@@ -35,7 +39,8 @@ pub enum BuildError {
 }
 
 /// A supervisor did not start. Every child it had started was stopped first, in reverse
-/// start order, and its thread is gone.
+/// start order, and the supervisor's thread is gone; so are the children's threads,
+/// except one abandoned after a start timeout (`StartTimeout { abandoned: true, .. }`).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum StartError {
@@ -51,9 +56,31 @@ pub enum StartError {
         /// How it ended.
         reason: ExitReason,
     },
+    /// A child did not call [`ready`](crate::ChildContext::ready) (nor fail, nor return)
+    /// within its [start timeout](crate::ChildSpec::start_timeout): its token was fired
+    /// and it was waited for under its [`Shutdown`](crate::Shutdown).
+    #[error("child {child:?} did not signal ready within {timeout:?}{}", abandoned_note(*.abandoned))]
+    StartTimeout {
+        /// The child's name.
+        child: String,
+        /// Its start timeout.
+        timeout: Duration,
+        /// Whether its thread then outlived its shutdown spec too and was abandoned (see
+        /// [`Shutdown`](crate::Shutdown)): it still runs, detached, with its token fired.
+        abandoned: bool,
+    },
     /// The operating system refused a thread.
     #[error("cannot spawn the supervisor thread: {0}")]
     Spawn(String),
+}
+
+/// The end of a start timeout's message: whether the thread was abandoned.
+fn abandoned_note(abandoned: bool) -> &'static str {
+    if abandoned {
+        "; its thread did not stop in time either and was abandoned"
+    } else {
+        ""
+    }
 }
 
 /// A [`SupervisorHandle`](crate::SupervisorHandle) call was refused.
@@ -84,6 +111,18 @@ pub enum ChildError {
         child: String,
         /// How it ended.
         reason: ExitReason,
+    },
+    /// The start the call asked for did not signal ready within the child's
+    /// [start timeout](crate::ChildSpec::start_timeout) (see
+    /// [`StartError::StartTimeout`]).
+    #[error("child {child:?} did not signal ready within {timeout:?}{}", abandoned_note(*.abandoned))]
+    StartTimeout {
+        /// The child's name.
+        child: String,
+        /// Its start timeout.
+        timeout: Duration,
+        /// Whether its thread was abandoned after outliving its shutdown spec too.
+        abandoned: bool,
     },
     /// The spec given to `start_child` is invalid.
     #[error(transparent)]

@@ -24,10 +24,14 @@ pub enum ExitReason {
     /// [`BrutalKill`](crate::Shutdown::BrutalKill)ed while still running): its thread was
     /// abandoned (see [`Shutdown`](crate::Shutdown)).
     Killed,
+    /// The child did not call [`ready`](crate::ChildContext::ready), fail or return within
+    /// its [start timeout](crate::ChildSpec::start_timeout), this long: a failed start.
+    StartTimeout(Duration),
 }
 
 impl ExitReason {
-    /// Whether the exit is abnormal — an error, a panic, a missed heartbeat or a kill —
+    /// Whether the exit is abnormal — an error, a panic, a missed heartbeat, a kill or a
+    /// start timeout —
     /// the exits after which a [`Transient`](crate::Restart::Transient) child is
     /// restarted.
     #[must_use]
@@ -45,6 +49,7 @@ impl fmt::Display for ExitReason {
             ExitReason::Panic(m) => write!(f, "panicked: {m}"),
             ExitReason::Hung => f.write_str("missed its heartbeat"),
             ExitReason::Killed => f.write_str("did not stop in time and was abandoned"),
+            ExitReason::StartTimeout(d) => write!(f, "did not signal ready within {d:?}"),
         }
     }
 }
@@ -62,7 +67,8 @@ pub enum Event {
         /// Its restart count at this start.
         restarts: u32,
     },
-    /// A child failed its start (an error or a panic before `ready`).
+    /// A child failed its start (an error or a panic before `ready`, or its
+    /// [start timeout](crate::ChildSpec::start_timeout) passed).
     ChildStartFailed {
         /// The child.
         child: String,

@@ -48,6 +48,38 @@ struct Joined {
 ///
 /// Calls from other threads, including children of *other* supervisors, are not
 /// affected.
+///
+/// # Calls across supervisors: cycles are not detected
+///
+/// The check above is per supervisor: a handle knows only whether its caller is *its own*
+/// supervisor's thread, event listener or child. A wait that goes round through another
+/// supervisor is not seen, and can deadlock. Say supervisor A's child `a` calls B's handle
+/// synchronously while B's child `b` calls A's — `a` runs `b_sup.terminate_child("b")`
+/// as `b` runs `a_sup.terminate_child("a")`: B fires `b`'s token and waits for `b` to
+/// return, `b` waits for A's answer, A fires `a`'s token and waits for `a`, `a` waits for
+/// B's answer. To A, `b` is an outside caller, and to B so is `a`: both wait without
+/// watching their own tokens. Under [`Shutdown::Timeout`](crate::Shutdown::Timeout) the
+/// cycle ends when a stop times out and its child is abandoned
+/// ([`ExitReason::Killed`](crate::ExitReason::Killed)); under
+/// [`Infinity`](crate::Shutdown::Infinity) it never ends. The same goes for a pair of
+/// *starts* (each child calling the other supervisor before its `ready`: the
+/// [start timeouts](crate::ChildSpec::start_timeout) end it, again by abandoning a
+/// thread if the call does not return), and for a tree: a grandchild calling an
+/// ancestor's handle while that ancestor stops the subtree is a child of the inner
+/// supervisor only, so its call waits, and so does the subtree's shutdown.
+///
+/// To stay clear of it:
+///
+/// * make calls that cross supervisors from a thread that is a child of neither — a
+///   coordinator owning the handles — and have children send it requests through a
+///   channel instead of calling and waiting themselves;
+/// * or let calls go one way only: if A's children call B, nothing under B (directly or
+///   through anything B's children wait on) calls A;
+/// * never call another supervisor before `ready`, or in a body that must return
+///   promptly when its token fires;
+/// * keep [`Shutdown::Timeout`](crate::Shutdown::Timeout) and start timeouts finite, so
+///   that a cycle that does happen costs an abandoned thread and an error instead of a
+///   hung tree.
 #[must_use = "dropping the handle shuts the supervisor down"]
 pub struct SupervisorHandle {
     name: String,
@@ -111,7 +143,8 @@ impl SupervisorHandle {
     ///
     /// # Errors
     ///
-    /// [`ChildError::SupervisorStopped`] once the supervisor has ended.
+    /// [`ChildError::SupervisorStopped`] once the supervisor has ended;
+    /// [`ChildError::WouldDeadlock`] (see [above](Self#calls-from-inside-the-supervisor)).
     pub fn which_children(&self) -> Result<Vec<ChildInfo>, ChildError> {
         self.call(Call::Which)
     }
@@ -122,31 +155,36 @@ impl SupervisorHandle {
     ///
     /// # Errors
     ///
-    /// [`ChildError::UnknownChild`], [`ChildError::SupervisorStopped`].
+    /// [`ChildError::UnknownChild`], [`ChildError::SupervisorStopped`],
+    /// [`ChildError::WouldDeadlock`].
     pub fn terminate_child(&self, name: &str) -> Result<(), ChildError> {
         self.call(|reply| Call::Terminate(name.to_owned(), reply))?
     }
 
-    /// Starts a stopped child again and waits until it is ready. Does not count toward
-    /// the restart intensity, nor as one of its restarts.
+    /// Starts a stopped child again and waits until it is ready (up to its
+    /// [start timeout](crate::ChildSpec::start_timeout)). Does not count toward the
+    /// restart intensity, nor as one of its restarts.
     ///
     /// # Errors
     ///
     /// [`ChildError::Running`] if it runs, [`ChildError::Restarting`] if a restart is
-    /// pending, [`ChildError::StartFailed`] (it stays stopped),
-    /// [`ChildError::UnknownChild`], [`ChildError::SupervisorStopped`].
+    /// pending, [`ChildError::StartFailed`] or [`ChildError::StartTimeout`] (it stays
+    /// stopped), [`ChildError::UnknownChild`], [`ChildError::SupervisorStopped`],
+    /// [`ChildError::WouldDeadlock`] (see [above](Self#calls-from-inside-the-supervisor)).
     pub fn restart_child(&self, name: &str) -> Result<(), ChildError> {
         self.call(|reply| Call::Restart(name.to_owned(), reply))?
     }
 
-    /// Adds a child after the others and starts it, waiting until it is ready.
+    /// Adds a child after the others and starts it, waiting until it is ready (up to its
+    /// [start timeout](crate::ChildSpec::start_timeout)).
     ///
     /// # Errors
     ///
     /// [`ChildError::AlreadyRunning`] if a child of that name runs,
     /// [`ChildError::AlreadyPresent`] if one is present but not running,
-    /// [`ChildError::Invalid`] for a bad spec, [`ChildError::StartFailed`] (the spec is
-    /// not kept), [`ChildError::SupervisorStopped`].
+    /// [`ChildError::Invalid`] for a bad spec, [`ChildError::StartFailed`] or
+    /// [`ChildError::StartTimeout`] (the spec is not kept),
+    /// [`ChildError::SupervisorStopped`], [`ChildError::WouldDeadlock`].
     pub fn start_child(&self, spec: ChildSpec) -> Result<(), ChildError> {
         self.call(|reply| Call::Start(spec, reply))?
     }
@@ -156,7 +194,7 @@ impl SupervisorHandle {
     /// # Errors
     ///
     /// [`ChildError::Running`], [`ChildError::Restarting`], [`ChildError::UnknownChild`],
-    /// [`ChildError::SupervisorStopped`].
+    /// [`ChildError::SupervisorStopped`], [`ChildError::WouldDeadlock`].
     pub fn delete_child(&self, name: &str) -> Result<(), ChildError> {
         self.call(|reply| Call::Delete(name.to_owned(), reply))?
     }
@@ -263,12 +301,14 @@ impl<A: Send + Sync + 'static> DynamicHandle<A> {
         }
     }
 
-    /// Starts a child running the template with `arg`, and waits until it is ready;
-    /// returns its name (`<prefix>-<n>`).
+    /// Starts a child running the template with `arg`, and waits until it is ready (up to
+    /// the template's start timeout); returns its name (`<prefix>-<n>`).
     ///
     /// # Errors
     ///
-    /// [`ChildError::StartFailed`], [`ChildError::SupervisorStopped`].
+    /// [`ChildError::StartFailed`], [`ChildError::StartTimeout`] (the child is not kept),
+    /// [`ChildError::SupervisorStopped`], [`ChildError::WouldDeadlock`] (as for
+    /// [`SupervisorHandle`](SupervisorHandle#calls-from-inside-the-supervisor)).
     pub fn start_child(&self, arg: A) -> Result<String, ChildError> {
         let n = self.next.fetch_add(1, Ordering::Relaxed) + 1;
         let name = format!("{}-{n}", self.template.prefix());
@@ -281,7 +321,8 @@ impl<A: Send + Sync + 'static> DynamicHandle<A> {
     ///
     /// # Errors
     ///
-    /// [`ChildError::UnknownChild`], [`ChildError::SupervisorStopped`].
+    /// [`ChildError::UnknownChild`], [`ChildError::SupervisorStopped`],
+    /// [`ChildError::WouldDeadlock`].
     pub fn terminate_child(&self, name: &str) -> Result<(), ChildError> {
         self.handle.terminate_child(name)
     }
@@ -290,7 +331,7 @@ impl<A: Send + Sync + 'static> DynamicHandle<A> {
     ///
     /// # Errors
     ///
-    /// [`ChildError::SupervisorStopped`].
+    /// [`ChildError::SupervisorStopped`], [`ChildError::WouldDeadlock`].
     pub fn which_children(&self) -> Result<Vec<ChildInfo>, ChildError> {
         self.handle.which_children()
     }

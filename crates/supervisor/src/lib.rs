@@ -60,7 +60,8 @@
 //!   the child of another (a supervision tree).
 //! * [`ChildSpec`]: a name, a body `Fn(&ChildContext) -> Result<(), E>`, a [`Restart`]
 //!   type (`Permanent`, `Transient`, `Temporary`), a [`Shutdown`] (`Timeout(d)`,
-//!   `Infinity`, `BrutalKill`), an optional heartbeat and [`RestartBackoff`].
+//!   `Infinity`, `BrutalKill`), a [start timeout](ChildSpec::start_timeout), an optional
+//!   heartbeat and [`RestartBackoff`].
 //! * Each run's [`ChildContext`]: [`ready`](ChildContext::ready),
 //!   [`cancel_token`](ChildContext::cancel_token), [`is_stopping`](ChildContext::is_stopping),
 //!   [`restart_count`](ChildContext::restart_count), [`heartbeat`](ChildContext::heartbeat).
@@ -71,9 +72,12 @@
 //! # Guarantees
 //!
 //! * **Ordered, synchronous starts.** Children start one at a time in order, each
-//!   waited for until it calls `ready` (or returns `Ok`). A child that fails its start
-//!   (`Err` or a panic before `ready`) stops those already started, in reverse, and
-//!   `start` returns [`StartError::ChildStart`].
+//!   waited for until it calls `ready` (or returns `Ok`), for at most its
+//!   [`start_timeout`](ChildSpec::start_timeout) (default [`DEFAULT_START_TIMEOUT`],
+//!   5 s). A child that fails its start (`Err` or a panic before `ready`) stops those
+//!   already started, in reverse, and `start` returns [`StartError::ChildStart`]; one
+//!   whose timeout passes has its token fired, is joined or abandoned under its
+//!   [`Shutdown`], and fails the start the same way, with [`StartError::StartTimeout`].
 //! * **Ordered shutdown.** Children are stopped one at a time in reverse start order:
 //!   token fired, then a wait under the child's [`Shutdown`]; a child that outlives its
 //!   timeout is *abandoned* (see [`Shutdown`]): reported as
@@ -100,9 +104,14 @@
 //! * **Calls from inside the supervisor** — its event listener, its children — return
 //!   [`ChildError::WouldDeadlock`] / [`SupervisorError::WouldDeadlock`] where they could
 //!   never be answered, instead of deadlocking (see
-//!   [`SupervisorHandle`](SupervisorHandle#calls-from-inside-the-supervisor)).
+//!   [`SupervisorHandle`](SupervisorHandle#calls-from-inside-the-supervisor)). **Cycles
+//!   through two supervisors are not detected**: A's child calling B's handle while B's
+//!   child calls A's (or a grandchild calling an ancestor that is stopping it) can
+//!   deadlock, or end only when a shutdown or start timeout abandons a thread — make
+//!   such calls from a thread outside both, or one way only (see
+//!   [`SupervisorHandle`](SupervisorHandle#calls-across-supervisors-cycles-are-not-detected)).
 //! * **Time** is read only through the [`Clock`](patterns_core::Clock), so backoff,
-//!   intensity, heartbeats and shutdown timeouts are testable on a
+//!   intensity, heartbeats, start and shutdown timeouts are testable on a
 //!   [`ManualClock`](patterns_core::ManualClock).
 
 mod builder;
@@ -122,6 +131,7 @@ pub use crate::event::{ChildInfo, ChildState, Event, ExitReason, ShutdownReport}
 pub use crate::handle::{DynamicHandle, SupervisorHandle};
 pub use crate::spec::{
     BoxError, ChildSpec, ChildTemplate, Restart, RestartBackoff, Shutdown, Strategy,
+    DEFAULT_START_TIMEOUT,
 };
 
 /// The README's examples, compiled and run as doc tests.

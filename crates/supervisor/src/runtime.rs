@@ -85,6 +85,37 @@ enum Cause {
     Hung,
 }
 
+/// Why a start failed: how the run ended, and whether its thread was abandoned (after a
+/// start timeout, when it then outlived its shutdown spec too).
+pub(crate) struct StartFailure {
+    reason: ExitReason,
+    abandoned: bool,
+}
+
+impl StartFailure {
+    fn into_start_error(self, child: String) -> StartError {
+        match self.reason {
+            ExitReason::StartTimeout(timeout) => StartError::StartTimeout {
+                child,
+                timeout,
+                abandoned: self.abandoned,
+            },
+            reason => StartError::ChildStart { child, reason },
+        }
+    }
+
+    fn into_child_error(self, child: String) -> ChildError {
+        match self.reason {
+            ExitReason::StartTimeout(timeout) => ChildError::StartTimeout {
+                child,
+                timeout,
+                abandoned: self.abandoned,
+            },
+            reason => ChildError::StartFailed { child, reason },
+        }
+    }
+}
+
 #[derive(Clone, Copy)]
 enum Wait {
     Now,
@@ -149,11 +180,11 @@ pub(crate) fn run(
             // the event loop shuts down the ones that are.
             break;
         }
-        if let Err(reason) = rt.start(id) {
+        if let Err(failure) = rt.start(id) {
             let child = rt.children[rt.index(id).unwrap_or(0)].spec.name.clone();
             rt.stop_started();
             rt.finish();
-            started.send(Err(StartError::ChildStart { child, reason }));
+            started.send(Err(failure.into_start_error(child)));
             return Ok(ShutdownReport::default());
         }
     }
@@ -278,6 +309,20 @@ impl Runtime {
         }
     }
 
+    /// The wait for a stopped child's thread under its shutdown spec, from now.
+    fn stop_wait(&self, shutdown: Shutdown) -> Wait {
+        match shutdown {
+            Shutdown::Timeout(d) => self.after(d),
+            Shutdown::Infinity => Wait::Forever,
+            Shutdown::BrutalKill => Wait::Now,
+        }
+    }
+
+    /// `d` from now on the clock; forever if the clock cannot add it.
+    fn after(&self, d: Duration) -> Wait {
+        self.now().checked_add(d).map_or(Wait::Forever, Wait::Until)
+    }
+
     fn expired(&self, until: Wait) -> bool {
         match until {
             Wait::Now => true,
@@ -346,9 +391,12 @@ impl Runtime {
 
     // ---- starting and stopping one child ----
 
-    /// Starts child `id` and waits for its `ready`; the reason it ended if it failed its
-    /// start (its state is then left as it was).
-    fn start(&mut self, id: u64) -> Result<(), ExitReason> {
+    /// Starts child `id` and waits for its `ready`, up to its start timeout; why it failed
+    /// if it did (its state is then left as it was).
+    ///
+    /// A timed-out start is stopped as a running child would be: token fired, then a wait
+    /// under its shutdown spec; a thread that outlives that too is abandoned.
+    fn start(&mut self, id: u64) -> Result<(), StartFailure> {
         let idx = self.index(id).expect("start of a child that is present");
         let mailbox = Arc::clone(&self.mailbox);
         let child = &mut self.children[idx];
@@ -369,6 +417,8 @@ impl Runtime {
         let body = UnmodeledArc::clone(&child.spec.body);
         let name = child.spec.name.clone();
         let heartbeat = child.spec.heartbeat;
+        let start_timeout = child.spec.start_timeout;
+        let shutdown = child.spec.shutdown;
         let restarts = child.restarts;
         let spawned = thread::Builder::new()
             .name(name.clone())
@@ -382,13 +432,17 @@ impl Runtime {
                     child: name,
                     reason: reason.clone(),
                 });
-                return Err(reason);
+                return Err(StartFailure {
+                    reason,
+                    abandoned: false,
+                });
             }
         };
         if self.stop_requested {
             token.cancel();
         }
-        match self.expect(id, gen, true, Wait::Forever, Some(&token)) {
+        let until = self.after(start_timeout);
+        match self.expect(id, gen, true, until, Some(&token)) {
             Some(Msg::Ready { .. }) => {
                 let now = self.now();
                 let idx = self.index(id).expect("the child being started is present");
@@ -416,9 +470,41 @@ impl Runtime {
                     child: name,
                     reason: reason.clone(),
                 });
-                Err(reason)
+                Err(StartFailure {
+                    reason,
+                    abandoned: false,
+                })
             }
-            _ => unreachable!("a wait without a limit returns the message it waits for"),
+            Some(_) => unreachable!("`expect` returns only the messages it waits for"),
+            None => {
+                // The start timed out: stop the run as a running child is stopped. A late
+                // `Ready` is set aside and ignored; only the thread's `Exited` counts now.
+                token.cancel();
+                let until = self.stop_wait(shutdown);
+                let abandoned = match self.expect(id, gen, false, until, None) {
+                    Some(_) => {
+                        let _ = thread.join();
+                        false
+                    }
+                    None => {
+                        self.abandoned.push(Abandoned {
+                            id,
+                            gen,
+                            name: name.clone(),
+                            thread,
+                        });
+                        true
+                    }
+                };
+                let reason = ExitReason::StartTimeout(start_timeout);
+                let idx = self.index(id).expect("the child being started is present");
+                self.children[idx].last_exit = Some(reason.clone());
+                self.emit(Event::ChildStartFailed {
+                    child: name,
+                    reason: reason.clone(),
+                });
+                Err(StartFailure { reason, abandoned })
+            }
         }
     }
 
@@ -443,13 +529,7 @@ impl Runtime {
             outcome.reason()
         } else {
             token.cancel();
-            let until = match shutdown {
-                Shutdown::Timeout(d) => {
-                    self.now().checked_add(d).map_or(Wait::Forever, Wait::Until)
-                }
-                Shutdown::Infinity => Wait::Forever,
-                Shutdown::BrutalKill => Wait::Now,
-            };
+            let until = self.stop_wait(shutdown);
             match self.expect(id, gen, false, until, None) {
                 Some(Msg::Exited { outcome, .. }) => {
                     let _ = thread.join();
@@ -871,10 +951,8 @@ impl Runtime {
             State::Restarting { .. } => Err(ChildError::Restarting(name.to_owned())),
             State::Stopped => {
                 let id = self.children[idx].id;
-                self.start(id).map_err(|reason| ChildError::StartFailed {
-                    child: name.to_owned(),
-                    reason,
-                })
+                self.start(id)
+                    .map_err(|failure| failure.into_child_error(name.to_owned()))
             }
         }
     }
@@ -889,12 +967,9 @@ impl Runtime {
         }
         let name = spec.name.clone();
         let id = self.push(spec);
-        self.start(id).map_err(|reason| {
+        self.start(id).map_err(|failure| {
             self.remove(id);
-            ChildError::StartFailed {
-                child: name,
-                reason,
-            }
+            failure.into_child_error(name)
         })
     }
 

@@ -73,6 +73,21 @@ impl Default for Shutdown {
     }
 }
 
+/// How long a child's start may take, by default, before it is treated as a failed
+/// start: 5 seconds (see [`ChildSpec::start_timeout`]).
+///
+/// OTP puts no limit on a child's `start_link` beyond the child's own init timeout, which
+/// a `gen_server` leaves infinite. Here a start is a closure that must call
+/// [`ready`](ChildContext::ready), and one that forgets to (or blocks before it) would
+/// otherwise hold the supervisor's start — and every handle call queued behind it —
+/// forever, without a word. Five seconds is generous for a worker (connect, bind, load a
+/// file) and matches the default [`Shutdown::Timeout`], so a worker gets as long to start
+/// as to stop; a child that needs longer says so, and a supervisor made a child with
+/// [`Builder::into_child`](crate::Builder::into_child) waits without limit (its start is
+/// bounded by its own children's start timeouts), as OTP's `infinity` shutdown is the
+/// default for supervisors.
+pub const DEFAULT_START_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// Delays between restarts (Akka's backoff supervisor): the `n`th consecutive restart
 /// waits `min × multiplierⁿ⁻¹`, plus up to `jitter` of that at random, capped at `max`;
 /// a child that ran for `reset_after` before it failed starts again from `min`.
@@ -191,7 +206,8 @@ impl Default for RestartBackoff {
 /// The body is a closure `Fn(&ChildContext) -> Result<(), E>` run on a thread of its own,
 /// named after the child; it is called again for every restart. It calls
 /// [`ctx.ready()`](ChildContext::ready) once it has started (the supervisor waits for
-/// that before it starts the next child), watches
+/// that, up to the [start timeout](ChildSpec::start_timeout), before it starts the next
+/// child), watches
 /// [`ctx.cancel_token()`](ChildContext::cancel_token) to know when to stop, and returns.
 ///
 /// ```
@@ -213,13 +229,15 @@ pub struct ChildSpec {
     pub(crate) body: ChildFn,
     pub(crate) restart: Restart,
     pub(crate) shutdown: Shutdown,
+    pub(crate) start_timeout: Duration,
     pub(crate) heartbeat: Option<Duration>,
     pub(crate) backoff: Option<RestartBackoff>,
 }
 
 impl ChildSpec {
     /// A [`Permanent`](Restart::Permanent) child with the default
-    /// [`Shutdown`] (5 s), no heartbeat, and the supervisor's backoff.
+    /// [`Shutdown`] (5 s), the default [start timeout](ChildSpec::start_timeout)
+    /// ([`DEFAULT_START_TIMEOUT`], 5 s), no heartbeat, and the supervisor's backoff.
     pub fn new<F, E>(name: impl Into<String>, body: F) -> Self
     where
         F: Fn(&ChildContext) -> Result<(), E> + Send + Sync + 'static,
@@ -230,6 +248,7 @@ impl ChildSpec {
             body: UnmodeledArc::new(move |ctx: &ChildContext| body(ctx).map_err(Into::into)),
             restart: Restart::default(),
             shutdown: Shutdown::default(),
+            start_timeout: DEFAULT_START_TIMEOUT,
             heartbeat: None,
             backoff: None,
         }
@@ -246,6 +265,56 @@ impl ChildSpec {
     #[must_use]
     pub fn shutdown(mut self, shutdown: Shutdown) -> Self {
         self.shutdown = shutdown;
+        self
+    }
+
+    /// How long each start may take (default [`DEFAULT_START_TIMEOUT`], 5 s, whose
+    /// documentation says why): from the spawn of the child's thread until it calls
+    /// [`ctx.ready()`](ChildContext::ready), fails, or returns, on the supervisor's
+    /// [clock](crate::Builder::clock).
+    ///
+    /// When it expires the start has failed: the child's token fires, the supervisor
+    /// waits for the thread under the child's [`Shutdown`] (joined if it returns in time,
+    /// else *abandoned*, as after a shutdown timeout), and the failure is handled as any
+    /// failed start — [`StartError::StartTimeout`](crate::StartError::StartTimeout) from
+    /// [`Builder::start`](crate::Builder::start) (the children already started are stopped,
+    /// in reverse order), [`ChildError::StartTimeout`](crate::ChildError::StartTimeout)
+    /// from `start_child` and `restart_child`, a retried restart (counted toward
+    /// intensity) after a failure. The reason recorded is
+    /// [`ExitReason::StartTimeout`](crate::ExitReason::StartTimeout). A `ready` that
+    /// reaches the supervisor before it sees the deadline pass wins: the child started.
+    ///
+    /// `Duration::MAX` (any timeout the clock cannot add) waits without limit, as OTP
+    /// does. A zero timeout is a [`BuildError::ZeroStartTimeout`].
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use supervisor::{ChildSpec, StartError, Supervisor};
+    ///
+    /// let err = Supervisor::builder("app")
+    ///     .child(
+    ///         ChildSpec::new("forgetful", |ctx| {
+    ///             // Never calls `ctx.ready()`; returns once told to stop.
+    ///             ctx.cancel_token().wait();
+    ///             Ok::<(), String>(())
+    ///         })
+    ///         .start_timeout(Duration::from_millis(50)),
+    ///     )
+    ///     .start()
+    ///     .unwrap_err();
+    /// assert_eq!(
+    ///     err,
+    ///     StartError::StartTimeout {
+    ///         child: "forgetful".into(),
+    ///         timeout: Duration::from_millis(50),
+    ///         abandoned: false,
+    ///     }
+    /// );
+    /// assert_eq!(err.to_string(), "child \"forgetful\" did not signal ready within 50ms");
+    /// ```
+    #[must_use]
+    pub fn start_timeout(mut self, timeout: Duration) -> Self {
+        self.start_timeout = timeout;
         self
     }
 
@@ -281,6 +350,9 @@ impl ChildSpec {
         if self.heartbeat == Some(Duration::ZERO) {
             return Err(BuildError::ZeroHeartbeat(self.name.clone()));
         }
+        if self.start_timeout.is_zero() {
+            return Err(BuildError::ZeroStartTimeout(self.name.clone()));
+        }
         if let Some(backoff) = &self.backoff {
             backoff.validate()?;
         }
@@ -294,6 +366,7 @@ impl fmt::Debug for ChildSpec {
             .field("name", &self.name)
             .field("restart", &self.restart)
             .field("shutdown", &self.shutdown)
+            .field("start_timeout", &self.start_timeout)
             .field("heartbeat", &self.heartbeat)
             .field("backoff", &self.backoff)
             .finish_non_exhaustive()
@@ -310,13 +383,14 @@ pub struct ChildTemplate<A> {
     body: TemplateFn<A>,
     restart: Restart,
     shutdown: Shutdown,
+    start_timeout: Duration,
     heartbeat: Option<Duration>,
     backoff: Option<RestartBackoff>,
 }
 
 impl<A: Send + Sync + 'static> ChildTemplate<A> {
     /// Children named `<prefix>-1`, `<prefix>-2`, … in the order they are started;
-    /// [`Permanent`](Restart::Permanent), default shutdown.
+    /// [`Permanent`](Restart::Permanent), default shutdown and start timeout.
     pub fn new<F, E>(prefix: impl Into<String>, body: F) -> Self
     where
         F: Fn(&ChildContext, &A) -> Result<(), E> + Send + Sync + 'static,
@@ -329,6 +403,7 @@ impl<A: Send + Sync + 'static> ChildTemplate<A> {
             }),
             restart: Restart::default(),
             shutdown: Shutdown::default(),
+            start_timeout: DEFAULT_START_TIMEOUT,
             heartbeat: None,
             backoff: None,
         }
@@ -345,6 +420,14 @@ impl<A: Send + Sync + 'static> ChildTemplate<A> {
     #[must_use]
     pub fn shutdown(mut self, shutdown: Shutdown) -> Self {
         self.shutdown = shutdown;
+        self
+    }
+
+    /// How long each child's start may take (see [`ChildSpec::start_timeout`]; default
+    /// [`DEFAULT_START_TIMEOUT`]).
+    #[must_use]
+    pub fn start_timeout(mut self, timeout: Duration) -> Self {
+        self.start_timeout = timeout;
         self
     }
 
@@ -373,6 +456,9 @@ impl<A: Send + Sync + 'static> ChildTemplate<A> {
         if self.heartbeat == Some(Duration::ZERO) {
             return Err(BuildError::ZeroHeartbeat(self.prefix.clone()));
         }
+        if self.start_timeout.is_zero() {
+            return Err(BuildError::ZeroStartTimeout(self.prefix.clone()));
+        }
         if let Some(backoff) = &self.backoff {
             backoff.validate()?;
         }
@@ -386,6 +472,7 @@ impl<A: Send + Sync + 'static> ChildTemplate<A> {
             body: UnmodeledArc::new(move |ctx: &ChildContext| body(ctx, &arg)),
             restart: self.restart,
             shutdown: self.shutdown,
+            start_timeout: self.start_timeout,
             heartbeat: self.heartbeat,
             backoff: self.backoff,
         }
@@ -399,6 +486,7 @@ impl<A> Clone for ChildTemplate<A> {
             body: UnmodeledArc::clone(&self.body),
             restart: self.restart,
             shutdown: self.shutdown,
+            start_timeout: self.start_timeout,
             heartbeat: self.heartbeat,
             backoff: self.backoff,
         }
@@ -411,6 +499,8 @@ impl<A> fmt::Debug for ChildTemplate<A> {
             .field("prefix", &self.prefix)
             .field("restart", &self.restart)
             .field("shutdown", &self.shutdown)
+            .field("start_timeout", &self.start_timeout)
+            .field("start_timeout", &self.start_timeout)
             .field("heartbeat", &self.heartbeat)
             .finish_non_exhaustive()
     }

@@ -4,16 +4,17 @@
 mod common;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use patterns_core::ManualClock;
+use patterns_core::{CancelToken, ManualClock};
 use supervisor::{
-    ChildContext, ChildError, ChildSpec, ChildState, Event, ExitReason, RestartBackoff, Strategy,
-    Supervisor, SupervisorError,
+    ChildContext, ChildError, ChildSpec, ChildState, Event, ExitReason, RestartBackoff, Shutdown,
+    Strategy, Supervisor, SupervisorError,
 };
 
-use common::{ordered_log, wait_for, Log, Order, Steered};
+use common::{eventually, ordered_log, wait_for, Log, Order, Steered, PATIENCE};
 
 const HOUR: Duration = Duration::from_secs(3600);
 
@@ -390,4 +391,61 @@ fn restart_child_does_not_count_toward_intensity() {
         sup.join(),
         Err(SupervisorError::IntensityExceeded { .. })
     ));
+}
+
+/// An exit that reaches the supervisor after its `Stop` — here a hung child's, while the
+/// supervisor stops it for the missed heartbeat — is neither restarted nor counted: at
+/// `intensity(0, …)` one counted restart would make the supervisor give up. (The loom
+/// models cannot reach this: only a timed path, the heartbeat stop, receives a `Stop` in
+/// the middle of a turn and then decides on a restart.)
+#[test]
+fn an_exit_after_the_stop_is_not_counted_toward_intensity() {
+    let clock = ManualClock::new();
+    let token = CancelToken::new();
+    let (fired_tx, fired) = mpsc::channel::<()>();
+    let fired_tx = Mutex::new(fired_tx);
+    let (release, released) = mpsc::channel::<()>();
+    let released = Mutex::new(released);
+    let stuck = ChildSpec::new("stuck", move |ctx: &ChildContext| {
+        ctx.ready();
+        ctx.cancel_token().wait(); // never beats; fired for the missed heartbeat
+        fired_tx.lock().unwrap().send(()).unwrap();
+        released.lock().unwrap().recv_timeout(PATIENCE).unwrap();
+        Ok::<(), String>(())
+    })
+    .heartbeat(Duration::from_secs(1))
+    .shutdown(Shutdown::Infinity);
+    let (events, rx) = Log::new();
+    let sup = Supervisor::builder("late")
+        .clock(clock.clone())
+        .intensity(0, HOUR)
+        .cancel_token(&token)
+        .on_event(events.hook())
+        .child(stuck)
+        .start()
+        .unwrap();
+    // The supervisor parks until the heartbeat check; the check finds no beat.
+    assert!(eventually(|| clock.sleepers() == 1));
+    clock.advance(Duration::from_secs(1));
+    fired.recv_timeout(PATIENCE).unwrap();
+    // `Stop` is in the mailbox (the token's callback sends it) before the child returns.
+    token.cancel();
+    release.send(()).unwrap();
+    assert!(sup.join().unwrap().abandoned.is_empty());
+    wait_for(&rx, |e| matches!(e, Event::ShutdownCompleted { .. }));
+    let events = events.events();
+    assert!(
+        events.contains(&Event::ChildExited {
+            child: "stuck".into(),
+            reason: ExitReason::Hung,
+        }),
+        "{events:?}"
+    );
+    assert!(
+        !events.iter().any(|e| matches!(
+            e,
+            Event::IntensityExceeded { .. } | Event::ChildRestarted { .. }
+        )),
+        "{events:?}"
+    );
 }

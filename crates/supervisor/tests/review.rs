@@ -227,16 +227,20 @@ fn shutdown_while_a_restart_blocks_in_start_cancels_the_starting_child() {
     let sup = Arc::new(
         Supervisor::builder("stuck")
             .on_event(log.hook())
-            .child(ChildSpec::new("c", move |ctx: &ChildContext| {
-                if ctx.restart_count() == 0 {
-                    ctx.ready();
-                    let _ = fails.lock().unwrap().recv();
-                    return Err("boom");
-                }
-                // The restart never gets ready; it waits for its token.
-                ctx.cancel_token().wait();
-                Err("cancelled in start")
-            }))
+            .child(
+                ChildSpec::new("c", move |ctx: &ChildContext| {
+                    if ctx.restart_count() == 0 {
+                        ctx.ready();
+                        let _ = fails.lock().unwrap().recv();
+                        return Err("boom");
+                    }
+                    // The restart never gets ready; it waits for its token.
+                    ctx.cancel_token().wait();
+                    Err("cancelled in start")
+                })
+                // Only the shutdown may end this start, not a start timeout.
+                .start_timeout(Duration::MAX),
+            )
             .start()
             .unwrap(),
     );
