@@ -10,7 +10,7 @@ pub enum ExitReason {
     /// The body returned `Ok(())` on its own: a normal exit.
     Normal,
     /// The body returned (`Ok` or `Err`) after the supervisor fired its token to stop
-    /// it: a shutdown exit.
+    /// it, while it ran or during its start: a shutdown exit.
     Shutdown,
     /// The body returned `Err` on its own; the error's `Display` text.
     Error(String),

@@ -463,7 +463,13 @@ impl Runtime {
             }
             Some(Msg::Exited { outcome, .. }) => {
                 let _ = thread.join();
-                let reason = outcome.reason();
+                // A start that returns after a shutdown fired its token was stopped, as a
+                // running child that returns then is.
+                let reason = match outcome {
+                    Outcome::Panic(m) => ExitReason::Panic(m),
+                    _ if self.stop_requested => ExitReason::Shutdown,
+                    outcome => outcome.reason(),
+                };
                 let idx = self.index(id).expect("the child being started is present");
                 self.children[idx].last_exit = Some(reason.clone());
                 self.emit(Event::ChildStartFailed {

@@ -10,8 +10,8 @@ use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::Duration;
 
 use supervisor::{
-    ChildContext, ChildError, ChildSpec, Event, Restart, Shutdown, Supervisor, SupervisorError,
-    SupervisorHandle,
+    ChildContext, ChildError, ChildSpec, Event, ExitReason, Restart, Shutdown, Supervisor,
+    SupervisorError, SupervisorHandle,
 };
 
 use common::{wait_for, Log, PATIENCE};
@@ -251,6 +251,20 @@ fn shutdown_while_a_restart_blocks_in_start_cancels_the_starting_child() {
         bounded("shutdown", move || sup.shutdown())
     };
     assert!(report.unwrap().abandoned.is_empty());
+    // What the stopped start returned after its token fired is a shutdown exit, as it
+    // would be for a running child.
+    let failed: Vec<Event> = log
+        .events()
+        .into_iter()
+        .filter(|e| matches!(e, Event::ChildStartFailed { .. }))
+        .collect();
+    assert_eq!(
+        failed,
+        [Event::ChildStartFailed {
+            child: "c".into(),
+            reason: ExitReason::Shutdown,
+        }]
+    );
 }
 
 /// An error whose `Drop` panics.
