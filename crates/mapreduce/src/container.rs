@@ -239,10 +239,7 @@ where
         combine: &C,
         _partitioner: Option<&PartitionFn<K>>,
     ) {
-        let index = key.index();
-        let Some(slot) = local.get_mut(index) else {
-            out_of_range(index, self.len)
-        };
+        let slot = slot_of(local, &key);
         match slot {
             Some(acc) => combine.add(acc, value),
             None => *slot = Some(combine.first(value)),
@@ -321,11 +318,7 @@ where
         combine: &C,
         _partitioner: Option<&PartitionFn<K>>,
     ) {
-        let index = key.index();
-        let Some(slot) = local.get_mut(index) else {
-            out_of_range(index, self.len)
-        };
-        combine.add(slot, value);
+        combine.add(slot_of(local, &key), value);
     }
 
     fn split(&self, local: Self::Local, parts: usize) -> Vec<Self::Part> {
@@ -356,6 +349,17 @@ where
         (start..)
             .zip(slots)
             .all(|(index, acc)| f(K::from_index(index), acc))
+    }
+}
+
+/// The slot of `key` in a mapper's dense array; a key outside it panics, naming the range.
+#[inline]
+fn slot_of<'a, K: DenseKey, T>(slots: &'a mut [T], key: &K) -> &'a mut T {
+    let index = key.index();
+    let len = slots.len();
+    match slots.get_mut(index) {
+        Some(slot) => slot,
+        None => out_of_range(index, len),
     }
 }
 

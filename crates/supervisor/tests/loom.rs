@@ -43,11 +43,7 @@ fn capped(cap: usize) -> loom::model::Builder {
 #[test]
 fn a_child_failure_racing_shutdown_is_not_restarted_after_it_began() {
     capped(2).check(|| {
-        let events: Arc<Mutex<Vec<Event>>> = Arc::new(Mutex::new(Vec::new()));
-        let hook = {
-            let events = Arc::clone(&events);
-            move |e: &Event| events.lock().push(e.clone())
-        };
+        let (events, hook) = recorder();
         let sup = Supervisor::builder("m")
             .intensity(5, HOUR)
             .on_event(hook)
@@ -67,21 +63,7 @@ fn a_child_failure_racing_shutdown_is_not_restarted_after_it_began() {
             .unwrap();
         let report = sup.shutdown().unwrap();
         assert!(report.abandoned.is_empty());
-        let events = events.lock();
-        let began = events
-            .iter()
-            .position(|e| *e == Event::ShutdownStarted)
-            .expect("shutdown started");
-        assert!(
-            !events[began..]
-                .iter()
-                .any(|e| matches!(e, Event::ChildStarted { .. } | Event::ChildRestarted { .. })),
-            "{events:?}"
-        );
-        assert!(matches!(
-            events.last(),
-            Some(Event::ShutdownCompleted { abandoned: 0 })
-        ));
+        assert_nothing_started_after_shutdown_began(&events.lock());
     });
 }
 
