@@ -39,8 +39,11 @@ pub enum BuildError {
 }
 
 /// A supervisor did not start. Every child it had started was stopped first, in reverse
-/// start order, and the supervisor's thread is gone; so are the children's threads,
-/// except one abandoned after a start timeout (`StartTimeout { abandoned: true, .. }`).
+/// start order, each under its [`Shutdown`](crate::Shutdown), and the supervisor's thread
+/// is gone. A child's thread that outlived its shutdown spec (or was
+/// [`BrutalKill`](crate::Shutdown::BrutalKill)ed) was abandoned and may still run, with
+/// its token fired; for the child whose start failed, `StartTimeout { abandoned, .. }`
+/// says which.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum StartError {

@@ -123,6 +123,24 @@ enum Wait {
     Forever,
 }
 
+impl Wait {
+    /// Whichever of the two ends first.
+    fn earlier(self, other: Wait) -> Wait {
+        match (self, other) {
+            (Wait::Now, _) | (_, Wait::Now) => Wait::Now,
+            (Wait::Forever, w) | (w, Wait::Forever) => w,
+            (Wait::Until(a), Wait::Until(b)) => Wait::Until(a.min(b)),
+        }
+    }
+}
+
+/// A start in progress, as [`Runtime::expect`] sees it: a `Stop` fires its token and
+/// ends the wait by the child's shutdown spec, as it would for a running child.
+struct Starting<'a> {
+    token: &'a CancelToken,
+    shutdown: Shutdown,
+}
+
 pub(crate) struct Runtime {
     cfg: Config,
     mailbox: Arc<Mailbox>,
@@ -135,6 +153,9 @@ pub(crate) struct Runtime {
     deferred: VecDeque<Msg>,
     abandoned: Vec<Abandoned>,
     stop_requested: bool,
+    /// When the start in progress must have ended since a stop fired its token: its
+    /// shutdown spec's wait, from the stop.
+    start_stopped_by: Option<Wait>,
     rng: u64,
 }
 
@@ -168,6 +189,7 @@ pub(crate) fn run(
         deferred: VecDeque::new(),
         abandoned: Vec::new(),
         stop_requested: false,
+        start_stopped_by: None,
         rng: seed,
     };
     for spec in specs {
@@ -350,15 +372,18 @@ impl Runtime {
     /// The `Ready` (if `ready` is set) or `Exited` of run `gen` of child `id`, setting
     /// every other message aside; `None` once `until` has passed.
     ///
-    /// While a start is awaited, `starting` is the starting run's token: a `Stop` fires it,
-    /// so that a start blocked on its token ends instead of holding the shutdown up.
+    /// While a start is awaited, `starting` is the start in progress: a `Stop` fires its
+    /// token, so that a start blocked on its token ends instead of holding the shutdown
+    /// up, and the wait then ends by the child's shutdown spec if not sooner. A message of
+    /// the run already queued behind the `Stop` is the child's own, as in
+    /// [`stop`](Runtime::stop): the token fires only once the mailbox is drained.
     fn expect(
         &mut self,
         id: u64,
         gen: u64,
         ready: bool,
-        until: Wait,
-        starting: Option<&CancelToken>,
+        mut until: Wait,
+        starting: Option<Starting<'_>>,
     ) -> Option<Msg> {
         let matches = |msg: &Msg| match *msg {
             Msg::Ready { id: i, gen: g } => ready && i == id && g == gen,
@@ -375,11 +400,13 @@ impl Runtime {
                 }
                 if matches!(msg, Msg::Stop) {
                     self.stop_requested = true;
-                    if let Some(token) = starting {
-                        token.cancel();
-                    }
                 } else {
                     self.deferred.push_back(msg);
+                }
+            }
+            if let Some(start) = &starting {
+                if self.stop_requested && !start.token.is_cancelled() {
+                    until = until.earlier(self.stop_start(start));
                 }
             }
             if self.expired(until) {
@@ -390,6 +417,14 @@ impl Runtime {
     }
 
     // ---- starting and stopping one child ----
+
+    /// Fires the token of the start in progress for a stop; the end of the wait for it.
+    fn stop_start(&mut self, start: &Starting<'_>) -> Wait {
+        start.token.cancel();
+        let by = self.stop_wait(start.shutdown);
+        self.start_stopped_by = Some(by);
+        by
+    }
 
     /// Starts child `id` and waits for its `ready`, up to its start timeout; why it failed
     /// if it did (its state is then left as it was).
@@ -438,11 +473,16 @@ impl Runtime {
                 });
             }
         };
+        let starting = Starting {
+            token: &token,
+            shutdown,
+        };
+        self.start_stopped_by = None;
+        let mut until = self.after(start_timeout);
         if self.stop_requested {
-            token.cancel();
+            until = until.earlier(self.stop_start(&starting));
         }
-        let until = self.after(start_timeout);
-        match self.expect(id, gen, true, until, Some(&token)) {
+        match self.expect(id, gen, true, until, Some(starting)) {
             Some(Msg::Ready { .. }) => {
                 let now = self.now();
                 let idx = self.index(id).expect("the child being started is present");
@@ -463,11 +503,11 @@ impl Runtime {
             }
             Some(Msg::Exited { outcome, .. }) => {
                 let _ = thread.join();
-                // A start that returns after a shutdown fired its token was stopped, as a
-                // running child that returns then is.
+                // A start that returns after a stop fired its token was stopped, as a
+                // running child that returns then is (nothing else fires it here).
                 let reason = match outcome {
                     Outcome::Panic(m) => ExitReason::Panic(m),
-                    _ if self.stop_requested => ExitReason::Shutdown,
+                    _ if token.is_cancelled() => ExitReason::Shutdown,
                     outcome => outcome.reason(),
                 };
                 let idx = self.index(id).expect("the child being started is present");
@@ -483,26 +523,34 @@ impl Runtime {
             }
             Some(_) => unreachable!("`expect` returns only the messages it waits for"),
             None => {
-                // The start timed out: stop the run as a running child is stopped. A late
-                // `Ready` is set aside and ignored; only the thread's `Exited` counts now.
+                // The start timed out, or a stop's wait for it ran out: stop the run as a
+                // running child is stopped, within the stop's deadline if there was one. A
+                // late `Ready` is set aside and ignored; only the thread's `Exited` counts.
+                let stopped_by = self.start_stopped_by.take();
                 token.cancel();
-                let until = self.stop_wait(shutdown);
-                let abandoned = match self.expect(id, gen, false, until, None) {
-                    Some(_) => {
+                let until = stopped_by.unwrap_or_else(|| self.stop_wait(shutdown));
+                let exited = match self.expect(id, gen, false, until, None) {
+                    Some(Msg::Exited { outcome, .. }) => {
                         let _ = thread.join();
-                        false
+                        Some(outcome)
                     }
-                    None => {
+                    _ => {
                         self.abandoned.push(Abandoned {
                             id,
                             gen,
                             name: name.clone(),
                             thread,
                         });
-                        true
+                        None
                     }
                 };
-                let reason = ExitReason::StartTimeout(start_timeout);
+                let abandoned = exited.is_none();
+                let reason = match (stopped_by, exited) {
+                    (None, _) => ExitReason::StartTimeout(start_timeout),
+                    (Some(_), Some(Outcome::Panic(m))) => ExitReason::Panic(m),
+                    (Some(_), Some(_)) => ExitReason::Shutdown,
+                    (Some(_), None) => ExitReason::Killed,
+                };
                 let idx = self.index(id).expect("the child being started is present");
                 self.children[idx].last_exit = Some(reason.clone());
                 self.emit(Event::ChildStartFailed {
@@ -1022,6 +1070,7 @@ mod tests {
             deferred: VecDeque::new(),
             abandoned: Vec::new(),
             stop_requested: false,
+            start_stopped_by: None,
             rng: 1,
         };
         for _ in 0..10_000 {

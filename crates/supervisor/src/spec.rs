@@ -283,6 +283,10 @@ impl ChildSpec {
     /// intensity) after a failure. The reason recorded is
     /// [`ExitReason::StartTimeout`](crate::ExitReason::StartTimeout). A `ready` that
     /// reaches the supervisor before it sees the deadline pass wins: the child started.
+    /// A shutdown during the start fires the token at once and waits under the
+    /// [`Shutdown`] from then, not for the rest of this timeout: the start then fails with
+    /// [`ExitReason::Shutdown`](crate::ExitReason::Shutdown) (or
+    /// [`Killed`](crate::ExitReason::Killed) if the thread was abandoned).
     ///
     /// `Duration::MAX` (any timeout the clock cannot add) waits without limit, as OTP
     /// does. A zero timeout is a [`BuildError::ZeroStartTimeout`].
@@ -499,7 +503,6 @@ impl<A> fmt::Debug for ChildTemplate<A> {
             .field("prefix", &self.prefix)
             .field("restart", &self.restart)
             .field("shutdown", &self.shutdown)
-            .field("start_timeout", &self.start_timeout)
             .field("start_timeout", &self.start_timeout)
             .field("heartbeat", &self.heartbeat)
             .finish_non_exhaustive()

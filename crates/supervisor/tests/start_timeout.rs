@@ -265,6 +265,68 @@ fn start_child_that_times_out_is_not_kept_and_its_abandoned_thread_is_reported()
     ended.recv_timeout(PATIENCE).unwrap();
 }
 
+/// A shutdown that arrives while a start waits for `ready` fires the starting run's
+/// token and stops it within the child's shutdown spec — not after the rest of its start
+/// timeout — and a run that ignores its token is abandoned and reported `Killed`, as a
+/// running child would be (a review found the shutdown waiting out the start timeout
+/// first: an hour here).
+#[test]
+fn a_shutdown_during_a_start_stops_it_within_its_shutdown_spec() {
+    let clock = ManualClock::new();
+    let sup = Arc::new(
+        Supervisor::builder("dyn")
+            .clock(clock.clone())
+            .start()
+            .unwrap(),
+    );
+    let (release, released) = mpsc::channel::<()>();
+    let released = Mutex::new(released);
+    let (began_tx, began) = mpsc::channel();
+    let began_tx = shared(began_tx);
+    let (cancelled_tx, cancelled) = mpsc::channel();
+    let cancelled_tx = shared(cancelled_tx);
+    let (ended_tx, ended) = mpsc::channel();
+    let ended_tx = shared(ended_tx);
+    let stubborn = ChildSpec::new("stubborn", move |ctx: &ChildContext| {
+        let cancelled_tx = Arc::clone(&cancelled_tx);
+        let _seen = ctx.cancel_token().on_cancel(move |_| {
+            let _ = cancelled_tx.lock().unwrap().send(());
+        });
+        let _ = began_tx.lock().unwrap().send(());
+        // Never ready, and deaf to its token.
+        released.lock().unwrap().recv_timeout(PATIENCE).unwrap();
+        let _ = ended_tx.lock().unwrap().send(());
+        Ok::<(), String>(())
+    })
+    .start_timeout(HOUR)
+    .shutdown(Shutdown::Timeout(TIMEOUT));
+    let started = {
+        let sup = Arc::clone(&sup);
+        on_thread(move || sup.start_child(stubborn))
+    };
+    began.recv_timeout(PATIENCE).unwrap();
+    until_parked(&clock); // on the start's hour
+    let report = {
+        let sup = Arc::clone(&sup);
+        on_thread(move || sup.shutdown())
+    };
+    cancelled.recv_timeout(PATIENCE).unwrap();
+    until_parked(&clock); // on the stop's deadline
+    clock.advance(TIMEOUT);
+
+    assert_eq!(
+        started.recv_timeout(PATIENCE).unwrap(),
+        Err(ChildError::StartFailed {
+            child: "stubborn".into(),
+            reason: ExitReason::Killed,
+        })
+    );
+    let report = report.recv_timeout(PATIENCE).unwrap().unwrap();
+    assert_eq!(report.abandoned, ["stubborn"]);
+    release.send(()).unwrap();
+    ended.recv_timeout(PATIENCE).unwrap();
+}
+
 /// A restart that times out is a failed restart: it counts toward intensity and is
 /// retried, and the retry that signals ready runs.
 #[test]
