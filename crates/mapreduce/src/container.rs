@@ -148,8 +148,9 @@ where
 /// k`, and for [`sorted`](crate::MapReduce::sorted) output, index order is key order.
 pub trait DenseKey: Sized {
     /// How many indices the type has (256 for `u8`): the longest range a dense container
-    /// of these keys can have.
-    const RANGE: usize;
+    /// of these keys can have. `usize::MAX` where the type has as many indices as `usize`
+    /// counts or more (`u64`, `usize`), and the default: no limit known.
+    const RANGE: usize = usize::MAX;
     /// The key's slot.
     fn index(&self) -> usize;
     /// The key of a slot.
@@ -288,10 +289,18 @@ where
 /// costs an index and the combiner. Every key of the range is in the output, with
 /// `identity` where nothing was emitted. Set with
 /// [`MapReduce::dense_from`](crate::MapReduce::dense_from).
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone, Copy)]
 pub struct DenseFrom<A> {
     pub(crate) len: usize,
     pub(crate) identity: A,
+}
+
+impl<A> fmt::Debug for DenseFrom<A> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DenseFrom")
+            .field("len", &self.len)
+            .finish_non_exhaustive()
+    }
 }
 
 impl<A> Sealed for DenseFrom<A> {}

@@ -32,16 +32,16 @@ pub trait Sink<K, V> {
 /// emit is a few instructions of work (a histogram of bytes), a map function that
 /// returns its pairs ([`MapReduce::flat_map`](crate::MapReduce::flat_map)) skips both.
 pub struct Emitter<'a, K, V> {
-    batch: Vec<(K, V)>,
+    batch: &'a mut Vec<(K, V)>,
     sink: &'a mut dyn Sink<K, V>,
 }
 
 impl<'a, K, V> Emitter<'a, K, V> {
-    pub(crate) fn new(sink: &'a mut dyn Sink<K, V>) -> Self {
-        Emitter {
-            batch: Vec::with_capacity(BATCH),
-            sink,
-        }
+    /// An emitter into `sink` that buffers in `batch`: the mapper's one buffer, empty, kept
+    /// from chunk to chunk so that a chunk costs no allocation.
+    pub(crate) fn new(batch: &'a mut Vec<(K, V)>, sink: &'a mut dyn Sink<K, V>) -> Self {
+        batch.reserve(BATCH);
+        Emitter { batch, sink }
     }
 
     /// Emits `value` under `key`.
@@ -65,7 +65,7 @@ impl<'a, K, V> Emitter<'a, K, V> {
     #[inline(never)]
     pub(crate) fn flush(&mut self) {
         if !self.batch.is_empty() {
-            self.sink.absorb(&mut self.batch);
+            self.sink.absorb(self.batch);
         }
     }
 }

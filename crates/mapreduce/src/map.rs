@@ -10,9 +10,10 @@ use crate::emit::{Emitter, Sink};
 /// [`MapReduce::flat_map`](crate::MapReduce::flat_map)). Implemented by those only; the
 /// method is the engine's.
 pub trait MapFn<I, K, V>: Sync {
-    /// Maps every item of `chunk` into `sink`; returns how many items there were.
+    /// Maps every item of `chunk` into `sink`, buffering in `batch` (empty, and left
+    /// empty) if it buffers; returns how many items there were.
     #[doc(hidden)]
-    fn map_chunk<Ch, S>(&self, chunk: Ch, sink: &mut S) -> u64
+    fn map_chunk<Ch, S>(&self, chunk: Ch, sink: &mut S, batch: &mut Vec<(K, V)>) -> u64
     where
         Ch: IntoIterator<Item = I>,
         S: Sink<K, V>;
@@ -22,12 +23,12 @@ impl<I, K, V, M> MapFn<I, K, V> for M
 where
     M: Fn(I, &mut Emitter<'_, K, V>) + Sync,
 {
-    fn map_chunk<Ch, S>(&self, chunk: Ch, sink: &mut S) -> u64
+    fn map_chunk<Ch, S>(&self, chunk: Ch, sink: &mut S, batch: &mut Vec<(K, V)>) -> u64
     where
         Ch: IntoIterator<Item = I>,
         S: Sink<K, V>,
     {
-        let mut emitter = Emitter::new(sink);
+        let mut emitter = Emitter::new(batch, sink);
         let mut items = 0;
         for item in chunk {
             self(item, &mut emitter);
@@ -43,8 +44,10 @@ where
 /// [`MapReduce::flat_map`](crate::MapReduce::flat_map).
 ///
 /// The mapper's loop is compiled for the job's combiner and container, so each pair
-/// goes straight into its slot: with a [`dense`](crate::MapReduce::dense) container and a
-/// summing combiner, a pair is an index check and an add, as in a hand-written loop.
+/// goes straight into its slot: with a [`dense_from`](crate::MapReduce::dense_from)
+/// container and a summing combiner, a pair is an index check and an add, as in a
+/// hand-written loop ([`dense`](crate::MapReduce::dense) also checks whether the key was
+/// seen).
 #[derive(Clone, Copy)]
 pub struct FlatMap<M>(pub(crate) M);
 
@@ -60,7 +63,7 @@ where
     P: IntoIterator<Item = (K, V)>,
 {
     #[inline]
-    fn map_chunk<Ch, S>(&self, chunk: Ch, sink: &mut S) -> u64
+    fn map_chunk<Ch, S>(&self, chunk: Ch, sink: &mut S, _batch: &mut Vec<(K, V)>) -> u64
     where
         Ch: IntoIterator<Item = I>,
         S: Sink<K, V>,

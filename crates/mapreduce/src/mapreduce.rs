@@ -45,7 +45,9 @@ type Types<I, K, V, O> = PhantomData<fn(I) -> (K, V, O)>;
 ///
 /// The types: `I` the input's item, `K` and `V` what `map` emits, `O` what `reduce`
 /// returns, `C` the combiner ([`Collect`] or [`Combiner`]), `Ct` the container
-/// ([`Hashed`] or [`Dense`]).
+/// ([`Hashed`], [`Dense`] or [`DenseFrom`]); `M` the map function, a closure
+/// `map(item, &mut Emitter)` ([`new`](MapReduce::new)) or one that returns its pairs
+/// ([`flat_map`](MapReduce::flat_map)).
 ///
 /// # Examples
 ///
@@ -243,7 +245,8 @@ impl<I, K, V, O, M, R, C, Ct> MapReduce<I, K, V, O, M, R, C, Ct> {
     /// [`partitioner`](MapReduce::partitioner) is not used.
     ///
     /// A key whose index is `len` or more makes its emit panic (the run fails in
-    /// [`Phase::Map`]). `len` of 0 is [`BuildError::ZeroDenseRange`].
+    /// [`Phase::Map`]). `len` of 0 is [`BuildError::ZeroDenseRange`]; more than the key
+    /// type's [`RANGE`](DenseKey::RANGE) is [`BuildError::DenseRangeTooLarge`].
     pub fn dense(self, len: usize) -> MapReduce<I, K, V, O, M, R, C, Dense>
     where
         K: DenseKey,
@@ -259,7 +262,9 @@ impl<I, K, V, O, M, R, C, Ct> MapReduce<I, K, V, O, M, R, C, Ct> {
     /// the combiner's value).
     ///
     /// `identity` must leave what it is combined with unchanged (0 for a sum, 1 for a
-    /// product, `Vec::new()` without a combiner): each mapper folds it in once. `len` of 0
+    /// product, `Vec::new()` without a combiner): each mapper folds it in once. It is
+    /// cloned into every slot of every mapper, so it must be `Clone` (without a combiner,
+    /// `Vec<V>`, which needs `V: Clone`). `len` of 0
     /// is [`BuildError::ZeroDenseRange`]; more than the key type's
     /// [`RANGE`](DenseKey::RANGE) is [`BuildError::DenseRangeTooLarge`].
     ///
@@ -316,7 +321,7 @@ impl<I, K, V, O, M, R, C, Ct> MapReduce<I, K, V, O, M, R, C, Ct> {
     }
 
     /// Picks each key's partition with `f(&key, partitions)` (taken modulo `partitions`)
-    /// instead of its hash; a [`Dense`] container ignores it. The output does not depend
+    /// instead of its hash; a dense container ([`Dense`], [`DenseFrom`]) ignores it. The output does not depend
     /// on the partitioner, only the balance between reducers does.
     #[must_use]
     pub fn partitioner(mut self, f: impl Fn(&K, usize) -> usize + Send + Sync + 'static) -> Self {
@@ -371,7 +376,8 @@ impl<I, K, V, O, M, R, C, Ct> MapReduce<I, K, V, O, M, R, C, Ct> {
     /// # Errors
     ///
     /// [`BuildError::ZeroMappers`], [`BuildError::ZeroReducers`],
-    /// [`BuildError::ZeroChunkSize`] or [`BuildError::ZeroDenseRange`].
+    /// [`BuildError::ZeroChunkSize`], [`BuildError::ZeroDenseRange`] or
+    /// [`BuildError::DenseRangeTooLarge`].
     pub fn check(&self) -> Result<(), BuildError>
     where
         Ct: CheckContainer<K>,
@@ -702,6 +708,9 @@ where
                 partitioner: self.partitioner.as_deref(),
                 local: self.container.local(parts),
             };
+            // The emitter's buffer, for every chunk of this mapper (a `flat_map` map never
+            // touches it, so it never allocates).
+            let mut batch = Vec::new();
             loop {
                 if failure.token.is_cancelled() {
                     return None;
@@ -716,7 +725,7 @@ where
                         return None;
                     }
                 };
-                let items = self.map.map_chunk(chunk, &mut sink);
+                let items = self.map.map_chunk(chunk, &mut sink, &mut batch);
                 if let Some(progress) = &self.progress {
                     progress(counters.add(items, bytes));
                 }

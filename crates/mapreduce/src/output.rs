@@ -109,8 +109,9 @@ pub struct Timings {
     /// The merges of all partitions, added up.
     pub merge_total: Duration,
     /// Entries the merges folded in: every mapper's entries of a partition but those of
-    /// the one merged into (the largest), summed over partitions. The merge's work is
-    /// linear in it.
+    /// the one merged into (the largest table; a dense container merges into the first
+    /// mapper's slots, and counts every slot of [`DenseFrom`](crate::DenseFrom)'s, used or
+    /// not), summed over partitions. The merge's work is linear in it.
     pub merged: u64,
     /// The longest reduce of one merged partition (and its sort, when sorted).
     pub reduce: Duration,
@@ -133,25 +134,24 @@ pub struct Timings {
 pub struct ReducerStats {
     /// Distinct keys in its partition, after the merge.
     pub keys: usize,
-    /// Entries of the other mappers it folded into the largest one's table (see
+    /// Entries of the other mappers it folded into the one it merged into (see
     /// [`Timings::merged`]).
     pub merged: u64,
     /// Its merge, wall clock.
     pub merge: Duration,
-    /// Its merge, CPU time of its thread; `None` where the system does not say (it is read
-    /// from Linux's `/proc/thread-self/schedstat`).
+    /// Its merge, CPU time of its thread; `None` where the system does not keep a thread's
+    /// CPU time.
     pub merge_cpu: Option<Duration>,
     /// Its reduce (and sort, when sorted), wall clock.
     pub reduce: Duration,
 }
 
-/// The calling thread's CPU time so far: the first field of
-/// `/proc/thread-self/schedstat`, nanoseconds on a CPU. Std has no thread clock, and a
-/// read of this file (Linux) needs neither `unsafe` nor a dependency.
+/// The calling thread's CPU time so far, to the nanosecond where the system keeps it
+/// (`CLOCK_THREAD_CPUTIME_ID`, `GetThreadTimes`); `None` where it cannot say.
 pub(crate) fn thread_cpu_time() -> Option<Duration> {
-    let stat = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
-    let nanos = stat.split_ascii_whitespace().next()?.parse().ok()?;
-    Some(Duration::from_nanos(nanos))
+    cpu_time::ThreadTime::try_now()
+        .ok()
+        .map(|now| now.as_duration())
 }
 
 /// How far the map phase has got, given to the

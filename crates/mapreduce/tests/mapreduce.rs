@@ -430,6 +430,35 @@ fn timings_cover_the_phases() {
     assert!(t.merge_total >= t.merge);
 }
 
+/// A merge of a few hundred entries takes microseconds, and its CPU time shows them (the
+/// tick-grained counter in `/proc/thread-self/schedstat`, read before, said 0).
+#[test]
+#[cfg(target_os = "linux")]
+fn merge_cpu_measures_a_short_merge() {
+    let words: Vec<String> = (0..2000).map(|i| format!("w{}", i % 500)).collect();
+    // The first two items meet at the barrier, so each of the two mappers maps some.
+    let barrier = std::sync::Barrier::new(2);
+    let first_two = AtomicU64::new(0);
+    let out = MapReduce::new(
+        |w: &String, out| {
+            if first_two.fetch_add(1, Ordering::SeqCst) < 2 {
+                barrier.wait();
+            }
+            out.emit(w.as_str().to_owned(), 1u64);
+        },
+        |_, v| v.sum::<u64>(),
+    )
+    .combiner(|a, b| *a += b)
+    .mappers(2)
+    .reducers(1)
+    .chunk_size(1)
+    .run(&words)
+    .unwrap();
+    let stats = out.reducers()[0];
+    assert!(stats.merged > 0, "{stats:?}");
+    assert!(stats.merge_cpu.unwrap() > std::time::Duration::ZERO, "{stats:?}");
+}
+
 #[test]
 fn reducer_stats_add_up_to_the_output() {
     let text = zipf_text(2, 20_000, 500);
@@ -450,8 +479,6 @@ fn reducer_stats_add_up_to_the_output() {
             stats.iter().map(|r| r.merged).sum::<u64>(),
             out.timings().merged
         );
-        let longest = stats.iter().map(|r| r.merge).max().unwrap();
-        assert_eq!(longest, out.timings().merge);
         if cfg!(target_os = "linux") {
             assert!(stats.iter().all(|r| r.merge_cpu.is_some()));
         }

@@ -158,12 +158,11 @@ proptest! {
             .chunk_size(chunk)
             .sorted(true);
         let got = match (combined, dense) {
-            (false, _) => flat.run(&items),
-            (true, false) => flat.combiner(|a, b| *a += b).run(&items),
-            (true, true) => flat.combiner(|a, b| *a += b).dense(50).run(&items),
-        }
-        .unwrap()
-        .into_vec();
+            (false, false) => flat.run(&items).unwrap().into_vec(),
+            (false, true) => flat.dense(50).run(&items).unwrap().into_vec(),
+            (true, false) => flat.combiner(|a, b| *a += b).run(&items).unwrap().into_vec(),
+            (true, true) => flat.combiner(|a, b| *a += b).dense(50).run(&items).unwrap().into_vec(),
+        };
         prop_assert_eq!(&got, &emitted);
         // From an identity every key is there; the ones nothing was emitted for hold 0
         // (every emitted value is at least 1).
