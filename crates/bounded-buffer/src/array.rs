@@ -396,15 +396,9 @@ impl<T> Array<T> {
     /// A send that backs off and retries for a short while before giving up, waiting for
     /// room (`await_room`) between tries.
     ///
-    /// The back-off is [`Backoff::brief`], as for every wait on the ring: a blocked
-    /// sender waits for a receiver to run, and with more threads than cores the spins
-    /// left out are time that receiver gets. Measured on 2 cores against the longer
-    /// spin: as fast at capacity 1, up to a third faster at capacity 1024 (1×1 and 8×8),
-    /// and `worker-pool`'s submitters blocked on a full queue a sixth faster. A
-    /// rendezvous measured the other way, and keeps the long spin (`Context::wait_until`):
-    /// its partner is usually about to arrive.
+    /// The back-off is [`backoff`](Self::backoff)'s, as for every wait on the ring.
     fn try_send_spinning(&self, msg: T) -> Result<(), (T, Failure)> {
-        let backoff = Backoff::brief();
+        let backoff = self.backoff();
         loop {
             let probe = Self::probe_while(&backoff);
             match self.claim_send(1, probe) {
@@ -418,6 +412,29 @@ impl<T> Array<T> {
                 }
                 Claim::WouldBlock { .. } => return Err((msg, Failure::WouldBlock)),
             }
+        }
+    }
+
+    /// How a blocked operation on this ring backs off before it parks: [`Backoff::brief`]
+    /// where a sender has room to wait for (see [`await_room`](Self::await_room)), the
+    /// longer [`Backoff::new`] on a ring of 1 or 2 slots.
+    ///
+    /// On a large ring a blocked sender waits for a receiver to run, and with more threads
+    /// than cores the spins left out are time that receiver gets: measured on 2 cores
+    /// against the longer spin, up to a third faster at capacity 1024 (1×1 and 8×8), and
+    /// `worker-pool`'s submitters blocked on a full queue a sixth faster. On a ring of one
+    /// or two slots every value is a hand-off, and the other side is usually a few hundred
+    /// nanoseconds from making room: the brief spin gave up and yielded or parked just
+    /// before, and on 2026-12-04 (2-core AMD EPYC, three interleaved rounds of prebuilt
+    /// binaries) `spsc` at capacity 1 took 34.7–47.7 ms per 100k with it against
+    /// 19.5–20.4 ms with the longer spin, which at capacity 1024 was 5–20% slower. A
+    /// rendezvous keeps the long spin too (`Context::wait_until`), for the same reason.
+    #[inline]
+    fn backoff(&self) -> Backoff {
+        if self.room == 0 {
+            Backoff::new()
+        } else {
+            Backoff::brief()
         }
     }
 
@@ -532,7 +549,7 @@ impl<T> Array<T> {
         values: &mut VecDeque<T>,
         wait: Wait<'_>,
     ) -> Result<(), Failure> {
-        let backoff = Backoff::brief();
+        let backoff = self.backoff();
         while !values.is_empty() {
             let probe = Self::probe_while(&backoff);
             match self.claim_send(values.len(), probe) {
@@ -571,7 +588,7 @@ impl<T> Array<T> {
 
     pub(crate) fn recv(&self, wait: Wait<'_>) -> Result<T, Failure> {
         loop {
-            let backoff = Backoff::brief();
+            let backoff = self.backoff();
             loop {
                 let probe = Self::probe_while(&backoff);
                 match self.claim_recv(1, probe) {

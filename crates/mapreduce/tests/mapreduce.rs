@@ -456,7 +456,10 @@ fn merge_cpu_measures_a_short_merge() {
     .unwrap();
     let stats = out.reducers()[0];
     assert!(stats.merged > 0, "{stats:?}");
-    assert!(stats.merge_cpu.unwrap() > std::time::Duration::ZERO, "{stats:?}");
+    assert!(
+        stats.merge_cpu.unwrap() > std::time::Duration::ZERO,
+        "{stats:?}"
+    );
 }
 
 #[test]
