@@ -252,22 +252,18 @@ where
     }
 
     fn merge<F: Fn(&mut A, A)>(&self, parts: Vec<Self::Part>, merge: F) -> (Self::Merged, u64) {
-        let mut parts = parts.into_iter();
-        let Some((start, mut base)) = parts.next() else {
-            return ((0, Vec::new()), 0);
-        };
-        let mut folded = 0;
-        for (_, part) in parts {
-            folded += part.iter().filter(|slot| slot.is_some()).count() as u64;
-            for (slot, acc) in base.iter_mut().zip(part) {
-                match (slot.as_mut(), acc) {
-                    (Some(mine), Some(theirs)) => merge(mine, theirs),
-                    (None, theirs) => *slot = theirs,
-                    (Some(_), None) => {}
-                }
+        fold_slots(parts, |slot, acc| match (slot.as_mut(), acc) {
+            (Some(mine), Some(theirs)) => {
+                merge(mine, theirs);
+                true
             }
-        }
-        ((start, base), folded)
+            (None, theirs) => {
+                let used = theirs.is_some();
+                *slot = theirs;
+                used
+            }
+            (Some(_), None) => false,
+        })
     }
 
     fn merged_len(merged: &Self::Merged) -> usize {
@@ -335,18 +331,10 @@ where
     }
 
     fn merge<F: Fn(&mut A, A)>(&self, parts: Vec<Self::Part>, merge: F) -> (Self::Merged, u64) {
-        let mut parts = parts.into_iter();
-        let Some((start, mut base)) = parts.next() else {
-            return ((0, Vec::new()), 0);
-        };
-        let mut folded = 0;
-        for (_, part) in parts {
-            folded += part.len() as u64;
-            for (mine, theirs) in base.iter_mut().zip(part) {
-                merge(mine, theirs);
-            }
-        }
-        ((start, base), folded)
+        fold_slots(parts, |mine, theirs| {
+            merge(mine, theirs);
+            true
+        })
     }
 
     fn merged_len(merged: &Self::Merged) -> usize {
@@ -359,6 +347,25 @@ where
             .zip(slots)
             .all(|(index, acc)| f(K::from_index(index), acc))
     }
+}
+
+/// The mappers' slots of one reducer's range folded into the first mapper's, slot by slot
+/// with `fold`, which says whether the slot it was given held an entry; with how many did.
+fn fold_slots<T>(
+    parts: Vec<(usize, Vec<T>)>,
+    mut fold: impl FnMut(&mut T, T) -> bool,
+) -> ((usize, Vec<T>), u64) {
+    let mut parts = parts.into_iter();
+    let Some((start, mut base)) = parts.next() else {
+        return ((0, Vec::new()), 0);
+    };
+    let mut folded = 0;
+    for (_, part) in parts {
+        for (mine, theirs) in base.iter_mut().zip(part) {
+            folded += u64::from(fold(mine, theirs));
+        }
+    }
+    ((start, base), folded)
 }
 
 /// The slot of `key` in a mapper's dense array; a key outside it panics, naming the range.

@@ -55,6 +55,56 @@ fn steady(name: &'static str, log: &Arc<Mutex<Vec<String>>>) -> ChildSpec {
     })
 }
 
+/// What a test sees of a [`stubborn`] child, and how it lets it go.
+struct Stubborn {
+    /// Lets the body return.
+    release: Sender<()>,
+    /// A message when the body began.
+    began: Receiver<()>,
+    /// A message when its token fired.
+    fired: Receiver<()>,
+    /// A message when the body returned.
+    ended: Receiver<()>,
+}
+
+impl Stubborn {
+    /// Lets the (abandoned) body return, and waits until it has.
+    fn release(&self) {
+        self.release.send(()).unwrap();
+        self.ended.recv_timeout(PATIENCE).unwrap();
+    }
+}
+
+/// A child named `stubborn` that neither signals `ready` nor looks at its token, until
+/// the test releases it.
+fn stubborn() -> (ChildSpec, Stubborn) {
+    let (release, released) = mpsc::channel::<()>();
+    let released = Mutex::new(released);
+    let (began_tx, began) = mpsc::channel();
+    let began_tx = shared(began_tx);
+    let (fired_tx, fired) = mpsc::channel();
+    let fired_tx = shared(fired_tx);
+    let (ended_tx, ended) = mpsc::channel();
+    let ended_tx = shared(ended_tx);
+    let spec = ChildSpec::new("stubborn", move |ctx: &ChildContext| {
+        let fired_tx = Arc::clone(&fired_tx);
+        let _watch = ctx.cancel_token().on_cancel(move |_| {
+            let _ = fired_tx.lock().unwrap().send(());
+        });
+        let _ = began_tx.lock().unwrap().send(());
+        released.lock().unwrap().recv_timeout(PATIENCE).unwrap();
+        let _ = ended_tx.lock().unwrap().send(());
+        Ok::<(), String>(())
+    });
+    let seen = Stubborn {
+        release,
+        began,
+        fired,
+        ended,
+    };
+    (spec, seen)
+}
+
 /// The initial start: a child that never calls `ready` (but returns once its token
 /// fires) fails the start when its timeout passes; the child started before it is
 /// stopped, and the forgetful child's thread is joined, not abandoned.
@@ -152,38 +202,21 @@ fn a_child_ready_just_before_its_timeout_still_starts() {
 #[test]
 fn a_timed_out_start_that_ignores_its_token_is_abandoned_after_its_shutdown_timeout() {
     let clock = ManualClock::new();
-    let (release, released) = mpsc::channel::<()>();
-    let released = Mutex::new(released);
-    let (began_tx, began) = mpsc::channel();
-    let began_tx = shared(began_tx);
-    let (fired_tx, fired) = mpsc::channel();
-    let fired_tx = shared(fired_tx);
-    let (ended_tx, ended) = mpsc::channel();
-    let ended_tx = shared(ended_tx);
-    let stubborn = ChildSpec::new("stubborn", move |ctx: &ChildContext| {
-        let fired_tx = Arc::clone(&fired_tx);
-        let _watch = ctx.cancel_token().on_cancel(move |_| {
-            let _ = fired_tx.lock().unwrap().send(());
-        });
-        let _ = began_tx.lock().unwrap().send(());
-        // Neither `ready` nor a look at its token, until the test lets it go.
-        released.lock().unwrap().recv_timeout(PATIENCE).unwrap();
-        let _ = ended_tx.lock().unwrap().send(());
-        Ok::<(), String>(())
-    })
-    .start_timeout(TIMEOUT)
-    .shutdown(Shutdown::Timeout(Duration::from_secs(10)));
+    let (spec, seen) = stubborn();
+    let stubborn = spec
+        .start_timeout(TIMEOUT)
+        .shutdown(Shutdown::Timeout(Duration::from_secs(10)));
     let builder = Supervisor::builder("stubborn")
         .clock(clock.clone())
         .child(stubborn);
     let started = on_thread(move || builder.start().map(drop));
 
-    began.recv_timeout(PATIENCE).unwrap();
+    seen.began.recv_timeout(PATIENCE).unwrap();
     until_parked(&clock);
     clock.advance(TIMEOUT);
     // The token fires; the supervisor then parks until the shutdown deadline (its
     // earlier sleep has ended by then: the token fires after it).
-    fired.recv_timeout(PATIENCE).unwrap();
+    seen.fired.recv_timeout(PATIENCE).unwrap();
     until_parked(&clock);
     clock.advance(Duration::from_secs(10));
 
@@ -202,8 +235,7 @@ fn a_timed_out_start_that_ignores_its_token_is_abandoned_after_its_shutdown_time
          its thread did not stop in time either and was abandoned"
     );
     // The abandoned thread still runs, detached, until it returns on its own.
-    release.send(()).unwrap();
-    ended.recv_timeout(PATIENCE).unwrap();
+    seen.release();
 }
 
 /// `start_child` of a child that never signals ready returns `StartTimeout` and does
@@ -220,26 +252,14 @@ fn start_child_that_times_out_is_not_kept_and_its_abandoned_thread_is_reported()
             .start()
             .unwrap(),
     );
-    let (release, released) = mpsc::channel::<()>();
-    let released = Mutex::new(released);
-    let (began_tx, began) = mpsc::channel();
-    let began_tx = shared(began_tx);
-    let (ended_tx, ended) = mpsc::channel();
-    let ended_tx = shared(ended_tx);
-    let stubborn = ChildSpec::new("stubborn", move |_ctx: &ChildContext| {
-        let _ = began_tx.lock().unwrap().send(());
-        released.lock().unwrap().recv_timeout(PATIENCE).unwrap();
-        let _ = ended_tx.lock().unwrap().send(());
-        Ok::<(), String>(())
-    })
-    .start_timeout(TIMEOUT)
-    .shutdown(Shutdown::BrutalKill);
+    let (spec, seen) = stubborn();
+    let stubborn = spec.start_timeout(TIMEOUT).shutdown(Shutdown::BrutalKill);
     let result = {
         let sup = Arc::clone(&sup);
         on_thread(move || sup.start_child(stubborn))
     };
 
-    began.recv_timeout(PATIENCE).unwrap();
+    seen.began.recv_timeout(PATIENCE).unwrap();
     until_parked(&clock);
     clock.advance(TIMEOUT);
     assert_eq!(
@@ -261,8 +281,7 @@ fn start_child_that_times_out_is_not_kept_and_its_abandoned_thread_is_reported()
     let report = sup.shutdown().unwrap();
     assert_eq!(report.abandoned, ["stubborn"]);
     assert_eq!(*log.lock().unwrap(), ["start:a", "stop:a"]);
-    release.send(()).unwrap();
-    ended.recv_timeout(PATIENCE).unwrap();
+    seen.release();
 }
 
 /// A shutdown that arrives while a start waits for `ready` fires the starting run's
@@ -279,38 +298,21 @@ fn a_shutdown_during_a_start_stops_it_within_its_shutdown_spec() {
             .start()
             .unwrap(),
     );
-    let (release, released) = mpsc::channel::<()>();
-    let released = Mutex::new(released);
-    let (began_tx, began) = mpsc::channel();
-    let began_tx = shared(began_tx);
-    let (cancelled_tx, cancelled) = mpsc::channel();
-    let cancelled_tx = shared(cancelled_tx);
-    let (ended_tx, ended) = mpsc::channel();
-    let ended_tx = shared(ended_tx);
-    let stubborn = ChildSpec::new("stubborn", move |ctx: &ChildContext| {
-        let cancelled_tx = Arc::clone(&cancelled_tx);
-        let _seen = ctx.cancel_token().on_cancel(move |_| {
-            let _ = cancelled_tx.lock().unwrap().send(());
-        });
-        let _ = began_tx.lock().unwrap().send(());
-        // Never ready, and deaf to its token.
-        released.lock().unwrap().recv_timeout(PATIENCE).unwrap();
-        let _ = ended_tx.lock().unwrap().send(());
-        Ok::<(), String>(())
-    })
-    .start_timeout(HOUR)
-    .shutdown(Shutdown::Timeout(TIMEOUT));
+    let (spec, seen) = stubborn();
+    let stubborn = spec
+        .start_timeout(HOUR)
+        .shutdown(Shutdown::Timeout(TIMEOUT));
     let started = {
         let sup = Arc::clone(&sup);
         on_thread(move || sup.start_child(stubborn))
     };
-    began.recv_timeout(PATIENCE).unwrap();
+    seen.began.recv_timeout(PATIENCE).unwrap();
     until_parked(&clock); // on the start's hour
     let report = {
         let sup = Arc::clone(&sup);
         on_thread(move || sup.shutdown())
     };
-    cancelled.recv_timeout(PATIENCE).unwrap();
+    seen.fired.recv_timeout(PATIENCE).unwrap();
     until_parked(&clock); // on the stop's deadline
     clock.advance(TIMEOUT);
 
@@ -323,8 +325,7 @@ fn a_shutdown_during_a_start_stops_it_within_its_shutdown_spec() {
     );
     let report = report.recv_timeout(PATIENCE).unwrap().unwrap();
     assert_eq!(report.abandoned, ["stubborn"]);
-    release.send(()).unwrap();
-    ended.recv_timeout(PATIENCE).unwrap();
+    seen.release();
 }
 
 /// A restart that times out is a failed restart: it counts toward intensity and is
