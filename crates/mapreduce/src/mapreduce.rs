@@ -18,7 +18,7 @@ use crate::emit::{Emitter, Sink};
 use crate::error::{BuildError, MapReduceError, Phase};
 use crate::input::{Input, Source};
 use crate::map::{FlatMap, MapFn};
-use crate::output::{thread_cpu_time, Output, Progress, ReducerStats, Timings};
+use crate::output::{Output, Progress, ReducerStats, Timings};
 
 /// Keys between two looks at the cancel token while a reducer reduces.
 const CANCEL_STRIDE: usize = 1024;
@@ -748,7 +748,8 @@ where
             return None;
         }
         let started = Instant::now();
-        let cpu_started = thread_cpu_time();
+        // The thread's CPU clock (`None` where the system keeps none).
+        let cpu_started = cpu_time::ThreadTime::try_now().ok();
         let merged = panic::catch_unwind(AssertUnwindSafe(|| {
             self.container
                 .merge(parts, |acc, other| self.combine.merge(acc, other))
@@ -761,9 +762,7 @@ where
             }
         };
         let merge = started.elapsed();
-        let merge_cpu = thread_cpu_time()
-            .zip(cpu_started)
-            .map(|(end, start)| end.saturating_sub(start));
+        let merge_cpu = cpu_started.and_then(|started| started.try_elapsed().ok());
         let keys = Ct::merged_len(&merged);
         if failure.token.is_cancelled() {
             return None;

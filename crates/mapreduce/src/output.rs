@@ -146,14 +146,6 @@ pub struct ReducerStats {
     pub reduce: Duration,
 }
 
-/// The calling thread's CPU time so far, to the nanosecond where the system keeps it
-/// (`CLOCK_THREAD_CPUTIME_ID`, `GetThreadTimes`); `None` where it cannot say.
-pub(crate) fn thread_cpu_time() -> Option<Duration> {
-    cpu_time::ThreadTime::try_now()
-        .ok()
-        .map(|now| now.as_duration())
-}
-
 /// How far the map phase has got, given to the
 /// [`progress`](crate::MapReduce::progress) callback after each chunk: totals over all
 /// mappers so far.
